@@ -1,0 +1,60 @@
+"""labrun: fast, crash-safe, DVC-compatible pipelines and experiments.
+
+The public surface is :mod:`labrun.api` (one function per user verb) and the
+error classes of :mod:`labrun.errors`. Attributes are loaded lazily so that
+`import labrun` (and the CLI's start-up) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labrun._version import __version__
+
+_API = ("init", "load_index", "open_project", "stage_list", "dag", "graph")
+_ERRORS = (
+    "ArgumentError",
+    "ConfigError",
+    "FileFormatError",
+    "GraphError",
+    "LabrunError",
+    "NotAProjectError",
+    "ParamsFileError",
+    "SchemaError",
+    "TargetError",
+    "TemplateError",
+    "YamlSyntaxError",
+)
+
+__all__ = [  # noqa: RUF022 - grouped: version, verbs, errors
+    "__version__",
+    "dag",
+    "graph",
+    "init",
+    "load_index",
+    "open_project",
+    "stage_list",
+    "ArgumentError",
+    "ConfigError",
+    "FileFormatError",
+    "GraphError",
+    "LabrunError",
+    "NotAProjectError",
+    "ParamsFileError",
+    "SchemaError",
+    "TargetError",
+    "TemplateError",
+    "YamlSyntaxError",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from labrun import api
+
+        return getattr(api, name)
+    if name in _ERRORS:
+        from labrun import errors
+
+        return getattr(errors, name)
+    raise AttributeError(f"module 'labrun' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""`python -m labrun` runs the command line."""
+
+from labrun.cli.main import main
+
+raise SystemExit(main())

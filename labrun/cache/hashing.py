@@ -1,0 +1,388 @@
+"""File and directory hashes exactly as DVC computes them.
+
+- DVC 3: md5 of a file's raw bytes (:func:`md5_file`).
+- DVC 2.x ("legacy", records without ``hash: md5``): md5 after turning CRLF
+  into LF in text-looking 1 MiB chunks (:func:`md5_file_legacy`).
+- Directories: a ``.dir`` manifest, the JSON list of ``{"md5", "relpath"}``
+  sorted by relpath, whose own md5 plus ``.dir`` is the directory's hash
+  (:class:`Manifest`).
+
+Nothing here remembers anything: :mod:`labrun.cache.state` adds the memo.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "m.bin").write_bytes(b"a")
+    >>> info, manifest = hash_dir(d)
+    >>> manifest.to_bytes()
+    b'[{"md5": "0cc175b9c0f1b6a831c399e269772661", "relpath": "m.bin"}]'
+    >>> info.md5, info.size, info.nfiles
+    ('d63986754b3ef0796cdccf82d5da1bc8.dir', 1, 1)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_str
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from labrun.errors import LabrunError
+
+if TYPE_CHECKING:
+    from labrun.ignore import DvcIgnore
+
+CHUNK = 1 << 20  # DVC hashes (and legacy-normalises) in 1 MiB chunks
+DIR_SUFFIX = ".dir"
+EMPTY_DIR_MD5 = "d751713988987e9331980363e24189ce.dir"
+_TEXT_CHARS = bytes(range(32, 127)) + b"\n\r\t\f\b"
+_SNIFF = 512
+_IGNORE_FILE = ".dvcignore"
+
+
+class HashingError(LabrunError):
+    """A path could not be hashed (missing, broken link, not a regular file...)."""
+
+
+# -- single files ----------------------------------------------------------------
+
+_buffers = threading.local()
+
+
+def _buffer() -> memoryview:
+    view: memoryview | None = getattr(_buffers, "view", None)
+    if view is None:
+        view = _buffers.view = memoryview(bytearray(CHUNK))
+    return view
+
+
+def _new_md5(data: bytes = b"") -> hashlib._Hash:
+    return hashlib.md5(data, usedforsecurity=False)
+
+
+def md5_bytes(data: bytes) -> str:
+    """md5 hex digest of *data*.
+
+    >>> md5_bytes(b"")
+    'd41d8cd98f00b204e9800998ecf8427e'
+    """
+    return _new_md5(data).hexdigest()
+
+
+def md5_file(path: str | os.PathLike[str], size_hint: int | None = None) -> str:
+    """md5 of a file's raw bytes (DVC 3). *size_hint* lets small files take one read."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if size_hint is not None and size_hint < CHUNK:
+            data = os.read(fd, size_hint + 1)
+            digest = _new_md5(data)
+            if len(data) <= size_hint:
+                return digest.hexdigest()  # done unless the file grew meanwhile
+        else:
+            digest = _new_md5()
+        view = _buffer()
+        while n := os.readv(fd, [view]):
+            digest.update(view[:n])
+        return digest.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def is_text_block(block: bytes) -> bool:
+    """DVC 2.x's text sniffing: no NUL and at most 30 % non-text bytes.
+
+    >>> is_text_block(b"a,b\\r\\n"), is_text_block(b"\\x00abc"), is_text_block(b"")
+    (True, False, True)
+    """
+    if not block:
+        return True
+    if b"\x00" in block:
+        return False
+    return len(block.translate(None, _TEXT_CHARS)) / len(block) <= 0.30
+
+
+def md5_file_legacy(path: str | os.PathLike[str]) -> str:
+    """DVC 2.x "md5-dos2unix": CRLF→LF in every 1 MiB chunk whose first 512 bytes look like text.
+
+    Chunk by chunk, like DVC 3's reader of legacy hashes (2.x decided once per file).
+    """
+    digest = _new_md5()
+    with open(path, "rb") as fobj:
+        while chunk := fobj.read(CHUNK):
+            if is_text_block(chunk[:_SNIFF]):
+                chunk = chunk.replace(b"\r\n", b"\n")
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_hasher(legacy: bool) -> Callable[[str, int | None], str]:
+    """The hashing function for one flavour, as ``f(path, size_hint)``."""
+    if legacy:
+        return lambda path, _size: md5_file_legacy(path)
+    return md5_file
+
+
+# -- values ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HashInfo:
+    """The hash of a file or directory as DVC records it.
+
+    ``md5`` ends with ``.dir`` for directories. ``legacy`` marks a DVC 2.x
+    record (no ``hash: md5`` key; CRLF-normalised text hashes).
+
+    >>> HashInfo("3e2b31c72181b87149ff995e7202c0e3", 10, isexec=True).to_lock_dict()
+    {'hash': 'md5', 'md5': '3e2b31c72181b87149ff995e7202c0e3', 'size': 10, 'isexec': True}
+    """
+
+    md5: str
+    size: int | None = None
+    nfiles: int | None = None
+    isexec: bool = False
+    legacy: bool = False
+
+    @property
+    def is_dir(self) -> bool:
+        """Whether this is a directory hash (``….dir``)."""
+        return self.md5.endswith(DIR_SUFFIX)
+
+    def _meta(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"md5": self.md5}
+        if self.size is not None:
+            out["size"] = self.size
+        if self.nfiles is not None:
+            out["nfiles"] = self.nfiles
+        if self.isexec:
+            out["isexec"] = True
+        return out
+
+    def to_lock_dict(self) -> dict[str, Any]:
+        """Keys in ``dvc.lock`` order: ``hash``, ``md5``, ``size``, ``nfiles``, ``isexec``."""
+        head: dict[str, Any] = {} if self.legacy else {"hash": "md5"}
+        return {**head, **self._meta()}
+
+    def to_dvcfile_dict(self) -> dict[str, Any]:
+        """Keys in ``.dvc`` file order: ``md5``, ``size``, ``nfiles``, ``isexec``, ``hash``."""
+        tail: dict[str, Any] = {} if self.legacy else {"hash": "md5"}
+        return {**self._meta(), **tail}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> HashInfo | None:
+        """Read the hash part of a lock/``.dvc`` record; None if it has no md5.
+
+        >>> HashInfo.from_record({"path": "a", "md5": "x", "size": 1}).legacy
+        True
+        """
+        md5 = record.get("md5")
+        if not isinstance(md5, str) or not md5:
+            return None
+        size, nfiles = record.get("size"), record.get("nfiles")
+        return cls(
+            md5=md5,
+            size=size if isinstance(size, int) else None,
+            nfiles=nfiles if isinstance(nfiles, int) else None,
+            isexec=record.get("isexec") is True,
+            legacy="hash" not in record,
+        )
+
+
+class Manifest:
+    """A directory listing ``relpath → md5``, kept sorted by relpath (code points)."""
+
+    __slots__ = ("_bytes", "entries")
+
+    def __init__(self, entries: Sequence[tuple[str, str]], *, presorted: bool = False):
+        self.entries: tuple[tuple[str, str], ...] = tuple(
+            entries if presorted else sorted(entries, key=lambda e: e[0])
+        )
+        self._bytes: bytes | None = None
+
+    def to_bytes(self) -> bytes:
+        """The ``.dir`` object: ``json.dumps(list, sort_keys=True)``, ASCII, no newline."""
+        if self._bytes is None:
+            items = ", ".join(
+                f'{{"md5": "{m}", "relpath": {_json_str(r)}}}' for r, m in self.entries
+            )
+            self._bytes = f"[{items}]".encode()
+        return self._bytes
+
+    @property
+    def oid(self) -> str:
+        """The directory hash: md5 of :meth:`to_bytes` plus ``.dir``."""
+        return md5_bytes(self.to_bytes()) + DIR_SUFFIX
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str = "manifest") -> Manifest:
+        """Parse a ``.dir`` object; *where* names it in errors."""
+        try:
+            raw = json.loads(data)
+            pairs = [(str(e["relpath"]), str(e["md5"])) for e in raw]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise HashingError(
+                f"directory manifest '{where}' is corrupted: {exc}",
+                hint="remove it from the cache and commit the directory again",
+            ) from exc
+        return cls(pairs)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Manifest) and other.entries == self.entries
+
+    def __hash__(self) -> int:
+        return hash(self.entries)
+
+
+# -- directories -----------------------------------------------------------------
+
+
+class FileStat(NamedTuple):
+    """One file found under a directory: where it is and what ``stat`` said."""
+
+    relpath: str  # relative to the walked directory, "/"-separated
+    path: str
+    ino: int
+    mtime_ns: int
+    size: int
+    mode: int
+
+
+def _iter_plain(top: str) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
+    """``(dir relative to top, file entries)`` per directory; links to dirs not followed."""
+    stack = [(top, "")]
+    while stack:
+        path, rel = stack.pop()
+        with os.scandir(path) as it:
+            entries = list(it)
+        yield rel, [e for e in entries if not e.is_dir()]
+        for entry in entries:
+            if entry.is_dir() and not entry.is_symlink():
+                stack.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name))
+
+
+def _stat_entries(prefix: str, entries: list[os.DirEntry[str]], out: list[FileStat]) -> None:
+    """Append a :class:`FileStat` per entry (the hot loop of every directory hash)."""
+    is_reg, new = stat.S_ISREG, tuple.__new__
+    for entry in entries:
+        try:
+            st = entry.stat()
+        except FileNotFoundError as exc:
+            raise HashingError(f"unable to hash '{entry.path}': it is a broken symlink") from exc
+        if not is_reg(st.st_mode):
+            raise HashingError(f"unable to hash '{entry.path}': it is not a regular file")
+        item = (prefix + entry.name, entry.path, st.st_ino, st.st_mtime_ns, st.st_size, st.st_mode)
+        out.append(new(FileStat, item))
+
+
+def _reject_ignore_file(folder: str) -> HashingError:
+    return HashingError(
+        f"{_IGNORE_FILE} file should not be in collected dir path: '{folder}'",
+        hint=f"move its rules to a {_IGNORE_FILE} above the directory",
+    )
+
+
+def scan_dir(path: str | os.PathLike[str], ignore: DvcIgnore | None = None) -> list[FileStat]:
+    """Every file under *path* (sorted by relpath), minus what *ignore* excludes.
+
+    A ``.dvcignore`` inside the directory is an error, as in DVC.
+    """
+    top = os.fspath(path)
+    if not os.path.isdir(top):
+        raise HashingError(f"unable to hash '{top}': it is not a directory")
+    walk = ignore.iter_dirs(top) if ignore is not None else _iter_plain(top)
+    stats: list[FileStat] = []
+    for rel, entries in walk:
+        if any(e.name == _IGNORE_FILE for e in entries):
+            raise _reject_ignore_file(os.path.join(top, rel) if rel else top)
+        _stat_entries(f"{rel}/" if rel else "", entries, stats)
+    stats.sort()  # relpath comes first in the tuple, and relpaths are unique
+    return stats
+
+
+def _hash_chunk(items: Sequence[tuple[str, int]], legacy: bool) -> list[str]:
+    hasher = file_hasher(legacy)
+    return [hasher(path, size) for path, size in items]
+
+
+def hash_files(
+    items: Sequence[tuple[str, int]], *, legacy: bool = False, jobs: int | None = None
+) -> list[str]:
+    """Hash many ``(path, size)`` pairs, in threads when it pays; results in order.
+
+    hashlib and file reads release the GIL, so threads scale with cores and disks.
+    """
+    workers = jobs or min(8, (os.cpu_count() or 1) + 2)
+    total = sum(size for _, size in items)
+    if workers <= 1 or len(items) < 2 or (len(items) < 256 and total < 8 * CHUNK):
+        return _hash_chunk(items, legacy)
+    # few large slices keep the per-task overhead negligible for tiny files
+    step = max(1, min(1024, len(items) // (workers * 4)))
+    slices = [items[i : i + step] for i in range(0, len(items), step)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = pool.map(lambda part: _hash_chunk(part, legacy), slices)
+        return [md5 for part in parts for md5 in part]
+
+
+def dir_info(
+    stats: Sequence[FileStat], md5s: Sequence[str], *, legacy: bool = False
+) -> tuple[HashInfo, Manifest]:
+    """Build the manifest and the directory's :class:`HashInfo` from sorted stats."""
+    manifest = Manifest([(s.relpath, m) for s, m in zip(stats, md5s, strict=True)], presorted=True)
+    size = sum(s.size for s in stats)
+    return HashInfo(manifest.oid, size, len(manifest), legacy=legacy), manifest
+
+
+def hash_dir(
+    path: str | os.PathLike[str], ignore: DvcIgnore | None = None, *, legacy: bool = False
+) -> tuple[HashInfo, Manifest]:
+    """Hash a directory without any memo: every file is read."""
+    stats = scan_dir(path, ignore)
+    md5s = hash_files([(s.path, s.size) for s in stats], legacy=legacy)
+    return dir_info(stats, md5s, legacy=legacy)
+
+
+def hash_file(path: str | os.PathLike[str], *, legacy: bool = False) -> HashInfo:
+    """Hash one file (links followed) without any memo; ``isexec`` from its mode."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        raise HashingError(f"unable to hash '{os.fspath(path)}': it does not exist") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise HashingError(f"unable to hash '{os.fspath(path)}': it is not a regular file")
+    md5 = file_hasher(legacy)(os.fspath(path), st.st_size)
+    return HashInfo(md5, st.st_size, isexec=is_exec(st.st_mode), legacy=legacy)
+
+
+def is_exec(mode: int) -> bool:
+    """Any execute bit set (DVC's definition of ``isexec``)."""
+    return bool(mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH))
+
+
+__all__ = [
+    "CHUNK",
+    "EMPTY_DIR_MD5",
+    "FileStat",
+    "HashInfo",
+    "HashingError",
+    "Manifest",
+    "dir_info",
+    "file_hasher",
+    "hash_dir",
+    "hash_file",
+    "hash_files",
+    "is_exec",
+    "is_text_block",
+    "md5_bytes",
+    "md5_file",
+    "md5_file_legacy",
+    "scan_dir",
+]

@@ -1,0 +1,380 @@
+"""Putting cached objects into the workspace: link strategies and checkout.
+
+``cache.type`` is a list of link kinds tried in order per file (DVC's default
+``reflink,copy``). A kind that fails with "not possible here" (cross-device,
+unsupported filesystem...) is dropped for the rest of the checkout, as DVC
+tests each kind once.
+
+Checkout only touches what differs: files whose content already matches are
+left alone, and a file labrun would have to delete or overwrite is only
+removed if its content is safe in the cache (or with ``force``).
+
+    >>> import tempfile, pathlib
+    >>> from labrun.cache.hashing import hash_file
+    >>> from labrun.cache.odb import LocalObjectStore
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "a.txt").write_text("a")
+    >>> store = LocalObjectStore(d / "cache", durable=False)
+    >>> info = hash_file(d / "a.txt"); _ = store.add(info.md5, d / "a.txt")
+    >>> Workspace(store).checkout(info, d / "b.txt").added == [str(d / "b.txt")]
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from labrun import fsutil
+from labrun.cache.hashing import HashInfo, HashingError, Manifest
+from labrun.cache.odb import ObjectNotFoundError, ObjectStore, read_manifest
+from labrun.cache.state import State
+from labrun.errors import ConfigError, LabrunError
+from labrun.ignore import DvcIgnore
+
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+DEFAULT_LINK_TYPES = ("reflink", "copy")
+
+
+class CheckoutError(LabrunError):
+    """Some workspace files could not be checked out."""
+
+
+class LinkError(CheckoutError):
+    """None of the configured link kinds works for a path."""
+
+
+def parse_link_types(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Read ``cache.type`` (``"hardlink,symlink"`` or a list); default ``reflink,copy``.
+
+    >>> parse_link_types(" hardlink, copy"), parse_link_types(None)
+    (('hardlink', 'copy'), ('reflink', 'copy'))
+    """
+    if value is None or value == "":
+        return DEFAULT_LINK_TYPES
+    items = value.split(",") if isinstance(value, str) else list(value)
+    kinds = tuple(item.strip() for item in items)
+    unsupported = [k for k in kinds if k not in LINK_TYPES]
+    if unsupported:
+        raise ConfigError(
+            f"Unsupported cache type(s): {', '.join(unsupported)}",
+            hint=f"`cache.type` accepts: {', '.join(LINK_TYPES)}",
+        )
+    return kinds
+
+
+# -- linking ---------------------------------------------------------------------
+
+
+def _reflink(src: str, dst: str) -> None:
+    fsutil.reflink(src, dst)
+    os.chmod(dst, fsutil.DEFAULT_FILE_MODE)  # clones may or may not keep the source mode
+
+
+def _hardlink(src: str, dst: str) -> None:
+    os.link(os.path.realpath(src), dst)
+
+
+def _symlink(src: str, dst: str) -> None:
+    os.symlink(os.path.abspath(src), dst)
+
+
+def _copy(src: str, dst: str) -> None:
+    shutil.copyfile(src, dst)
+    os.chmod(dst, fsutil.DEFAULT_FILE_MODE)
+
+
+_MAKERS: dict[str, Callable[[str, str], None]] = {
+    "reflink": _reflink,
+    "hardlink": _hardlink,
+    "symlink": _symlink,
+    "copy": _copy,
+}
+
+
+class Linker:
+    """Links cache objects into the workspace, trying ``types`` in order.
+
+    >>> Linker(("symlink", "copy")).types
+    ('symlink', 'copy')
+    """
+
+    def __init__(self, types: Sequence[str] = DEFAULT_LINK_TYPES) -> None:
+        self.types = parse_link_types(list(types))
+        self._working = list(self.types)
+
+    def link(self, src: str, dst: str) -> str:
+        """Create or replace *dst* from object *src*; return the kind of link made."""
+        tmp = fsutil.tmp_path_for(dst)
+        for kind in list(self._working):
+            try:
+                _MAKERS[kind](src, tmp)
+                os.replace(tmp, dst)
+            except OSError as exc:
+                _discard(tmp)
+                if kind == "copy" or exc.errno not in fsutil.LINK_UNSUPPORTED:
+                    raise
+                self._working.remove(kind)
+                continue
+            if kind == "hardlink" and os.path.lexists(tmp):
+                _discard(tmp)  # rename() between two links of one inode does nothing
+            return kind
+        raise LinkError(
+            f"no possible cache link types for '{dst}'",
+            hint=f"none of {', '.join(self.types)} works here; add `copy` to `cache.type`",
+        )
+
+    def needs_relink(self, path: str, src: str) -> bool:
+        """Whether *path* is not already the kind of link the settings ask for."""
+        st = os.lstat(path)
+        is_symlink = stat.S_ISLNK(st.st_mode)
+        is_hardlink = not is_symlink and st.st_nlink > 1
+        for kind in self.types:
+            if kind in ("copy", "reflink") and not (is_symlink or is_hardlink):
+                return False
+            if kind == "hardlink" and is_hardlink:
+                return st.st_ino != os.stat(src).st_ino
+            if kind == "symlink" and is_symlink:
+                return os.readlink(path) != os.path.abspath(src)
+        return True
+
+
+def _discard(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def unprotect(path: str | os.PathLike[str]) -> None:
+    """Turn a linked output into private writable copies (for in-place edits).
+
+    Symlinks and hardlinks into the cache are replaced by copies; every file
+    ends up with a plain file's mode.
+    """
+    top = os.fspath(path)
+    if os.path.isdir(top) and not os.path.islink(top):
+        files = [os.path.join(d, f) for d, _, names in os.walk(top) for f in names]
+    else:
+        files = [top]
+    for name in files:
+        st = os.lstat(name)
+        if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:
+            fsutil.atomic_copy(name, name)
+        else:
+            os.chmod(name, fsutil.DEFAULT_FILE_MODE | (st.st_mode & 0o111))
+
+
+# -- checkout --------------------------------------------------------------------
+
+
+@dataclass
+class CheckoutResult:
+    """What a checkout did, as paths in the form the target was given."""
+
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything in the workspace changed."""
+        return bool(self.added or self.modified or self.deleted)
+
+
+@dataclass
+class _Plan:
+    """Paths relative to the target ("" = the target itself) and what to do with them."""
+
+    wanted: dict[str, str]
+    current: dict[str, str]
+    deleted: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    relink: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Workspace:
+    """How data gets from a store into the workspace.
+
+    ``linker`` applies ``cache.type``; ``state`` avoids re-hashing unchanged
+    workspace files (an in-memory memo by default); ``ignore`` hides workspace
+    files from directory checkouts (they are neither hashed nor deleted).
+
+        >>> from labrun.cache.odb import MemoryObjectStore
+        >>> ws = Workspace(MemoryObjectStore(), Linker(["hardlink", "copy"]))
+    """
+
+    store: ObjectStore
+    linker: Linker = field(default_factory=Linker)
+    state: State = field(default_factory=State)
+    ignore: DvcIgnore | None = None
+
+    def checkout(
+        self,
+        info: HashInfo,
+        path: str | os.PathLike[str],
+        *,
+        force: bool = False,
+        relink: bool = False,
+    ) -> CheckoutResult:
+        """Make *path* hold the file or directory *info*.
+
+        Unchanged files are not touched (unless ``relink`` and their link kind
+        is not the configured one). Files whose content is not in the store are
+        only deleted or overwritten with ``force``; otherwise
+        :class:`CheckoutError` is raised before anything changes.
+        """
+        return _Checkout(self, info, os.fspath(path)).run(force=force, relink=relink)
+
+
+class _Checkout:
+    def __init__(self, workspace: Workspace, info: HashInfo, target: str) -> None:
+        self.store, self.info, self.target = workspace.store, info, target
+        self.linker, self.state, self.ignore = workspace.linker, workspace.state, workspace.ignore
+        self.legacy = info.legacy
+
+    def run(self, *, force: bool, relink: bool) -> CheckoutResult:
+        plan = self._plan(relink)
+        if not force:
+            self._check_removable(plan)
+        missing = self._apply(plan)
+        if missing:
+            raise CheckoutError(
+                "unable to check out, data missing from the cache: "
+                + ", ".join(f"'{self._full(rel)}'" for rel in missing),
+                hint="commit the data again, or fetch it from a remote",
+            )
+        if not self.info.is_dir and self.info.isexec:
+            _add_user_exec(self.target)
+        return CheckoutResult(
+            added=[self._full(rel) for rel in plan.added],
+            modified=[self._full(rel) for rel in plan.modified],
+            deleted=[self._full(rel) for rel in plan.deleted],
+        )
+
+    def _full(self, rel: str) -> str:
+        return os.path.join(self.target, rel) if rel else self.target
+
+    # -- planning --
+
+    def _wanted(self) -> dict[str, str]:
+        if not self.info.is_dir:
+            return {"": self.info.md5}
+        try:
+            manifest: Manifest = read_manifest(self.store, self.info.md5, legacy=self.legacy)
+        except ObjectNotFoundError as exc:
+            raise CheckoutError(
+                f"unable to check out '{self.target}': its directory manifest "
+                f"'{self.info.md5}' is not in the cache",
+                hint="commit the data again, or fetch it from a remote",
+            ) from exc
+        return dict(manifest.entries)
+
+    def _current(self) -> dict[str, str]:
+        """What the target holds now: ``relpath → md5`` ("" for the target itself).
+
+        An unhashable path (broken link, link to a directory...) maps to "".
+        """
+        target = self.target
+        if not os.path.lexists(target):
+            return {}
+        if os.path.isdir(target) and not os.path.islink(target):
+            listing = self.state.build_dir(target, self.ignore, legacy=self.legacy)
+            return dict(listing.manifest.entries)
+        try:
+            return {"": self.state.hash_file(target, legacy=self.legacy).md5}
+        except HashingError:
+            return {"": ""}
+
+    def _plan(self, relink: bool) -> _Plan:
+        plan = _Plan(self._wanted(), self._current())
+        plan.deleted = [rel for rel in plan.current if rel not in plan.wanted]
+        for rel, md5 in plan.wanted.items():
+            if rel not in plan.current:
+                plan.added.append(rel)
+            elif plan.current[rel] != md5:
+                plan.modified.append(rel)
+            elif relink and self._needs_relink(rel, md5):
+                plan.relink.append(rel)
+        return plan
+
+    def _needs_relink(self, rel: str, md5: str) -> bool:
+        src = self.store.path_of(md5, legacy=self.legacy)
+        return src is not None and self.linker.needs_relink(self._full(rel), src)
+
+    def _check_removable(self, plan: _Plan) -> None:
+        at_risk = [
+            self._full(rel)
+            for rel in plan.deleted + plan.modified
+            if not plan.current[rel] or not self.store.exists(plan.current[rel], legacy=self.legacy)
+        ]
+        if at_risk:
+            names = ", ".join(f"'{name}'" for name in at_risk)
+            raise CheckoutError(
+                f"unable to remove {names} without a confirmation: the content is not in the cache",
+                hint="save it elsewhere, or check out with force to discard it",
+            )
+
+    # -- doing --
+
+    def _apply(self, plan: _Plan) -> list[str]:
+        for rel in plan.deleted:
+            _discard(self._full(rel))
+        if self.info.is_dir:
+            os.makedirs(self.target, exist_ok=True)  # also when the manifest is empty
+        return [
+            rel
+            for rel in plan.added + plan.modified + plan.relink
+            if not self._place(rel, plan.wanted[rel])
+        ]
+
+    def _place(self, rel: str, md5: str) -> bool:
+        if not self.store.exists(md5, legacy=self.legacy):
+            return False
+        dst = self._full(rel)
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            _clear_dir(dst)
+        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+        src = self.store.path_of(md5, legacy=self.legacy)
+        if src is None:
+            with self.store.open(md5, legacy=self.legacy) as fobj:
+                fsutil.atomic_write(dst, fobj.read(), durable=False)
+        else:
+            self.linker.link(src, dst)
+        self.state.remember(dst, md5, legacy=self.legacy)
+        return True
+
+
+def _clear_dir(path: str) -> None:
+    """Remove a directory whose tracked files are gone; refuse if anything else is left."""
+    for folder, _, files in os.walk(path, topdown=False):
+        if files:
+            raise CheckoutError(
+                f"unable to check out '{path}': the directory in the way still holds "
+                f"files that are not tracked, such as '{os.path.join(folder, files[0])}'",
+                hint="move them elsewhere and retry",
+            )
+        os.rmdir(folder)
+
+
+def _add_user_exec(path: str) -> None:
+    mode = os.stat(path).st_mode
+    if not mode & stat.S_IXUSR:
+        with contextlib.suppress(OSError):
+            os.chmod(path, mode | stat.S_IXUSR)
+
+
+__all__ = [
+    "DEFAULT_LINK_TYPES",
+    "LINK_TYPES",
+    "CheckoutError",
+    "CheckoutResult",
+    "LinkError",
+    "Linker",
+    "Workspace",
+    "parse_link_types",
+    "unprotect",
+]

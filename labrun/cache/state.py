@@ -1,0 +1,308 @@
+"""The hash memo: ``(inode, mtime_ns, size)`` of a path → its md5, in SQLite.
+
+A file whose ``stat`` still matches its row is never read again. Directories
+get a row of their own, keyed by a digest of every kept file's
+``(relpath, inode, mtime, size)``, so an unchanged tree of 70,000 files costs
+one walk with ``stat`` calls and a single lookup.
+
+The database lives in ``<project>/.dvc/tmp/labrun/hashes.db``. It is only a
+cache: WAL mode and a busy timeout let several labrun processes share it, and
+a damaged file is thrown away and rebuilt.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "a.txt").write_text("a")
+    >>> with State() as state:
+    ...     state.hash_file(d / "a.txt").md5
+    '0cc175b9c0f1b6a831c399e269772661'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from labrun.cache.hashing import (
+    FileStat,
+    HashInfo,
+    HashingError,
+    Manifest,
+    dir_info,
+    file_hasher,
+    hash_files,
+    is_exec,
+    md5_bytes,
+    scan_dir,
+)
+
+if TYPE_CHECKING:
+    from labrun.ignore import DvcIgnore
+
+STATE_DIR = os.path.join(".dvc", "tmp", "labrun")
+STATE_FILE = "hashes.db"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path BLOB NOT NULL, legacy INTEGER NOT NULL,
+    ino INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, md5 TEXT NOT NULL,
+    PRIMARY KEY (path, legacy)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dirs (
+    path BLOB NOT NULL, legacy INTEGER NOT NULL,
+    token TEXT NOT NULL, md5 TEXT NOT NULL, size INTEGER NOT NULL, nfiles INTEGER NOT NULL,
+    PRIMARY KEY (path, legacy)) WITHOUT ROWID;
+"""
+_FileRow = tuple[int, int, int, str]  # ino, mtime_ns, size, md5
+_Row = tuple[bytes, int, int, int, int, str]  # a `files` row
+
+
+def _key(path: str) -> bytes:
+    return path.encode("utf-8", "surrogateescape")  # os.fsencode on POSIX, minus a call
+
+
+def _file_row(s: FileStat, legacy: int, md5: str) -> _Row:
+    return (_key(s.path), legacy, _ino(s.ino), s.mtime_ns, s.size, md5)
+
+
+def _ino(value: int) -> int:
+    """Inodes are unsigned 64-bit; SQLite integers are signed."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+@dataclass(frozen=True)
+class DirListing:
+    """A hashed directory: its :class:`HashInfo`, manifest and the files seen."""
+
+    info: HashInfo
+    manifest: Manifest
+    files: tuple[FileStat, ...]
+
+
+def _token(stats: Sequence[FileStat]) -> str:
+    lines = "\n".join(f"{s.relpath}\0{s.ino}\0{s.mtime_ns}\0{s.size}" for s in stats)
+    return md5_bytes(lines.encode("utf-8", "surrogateescape"))
+
+
+class State:
+    """The memo in front of :mod:`labrun.cache.hashing`.
+
+    ``State()`` keeps the memo in memory only; ``State.for_project(root)`` uses
+    the project's database. Safe to share between threads; open one per process.
+    """
+
+    def __init__(self, db_path: str | os.PathLike[str] | None = None, *, jobs: int | None = None):
+        self.db_path = ":memory:" if db_path is None else os.fspath(db_path)
+        self.jobs = jobs
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+
+    @classmethod
+    def for_project(cls, root: str | os.PathLike[str], *, jobs: int | None = None) -> State:
+        """The memo of the project at *root* (``.dvc/tmp/labrun/hashes.db``)."""
+        folder = os.path.join(os.fspath(root), STATE_DIR)
+        os.makedirs(folder, exist_ok=True)
+        return cls(os.path.join(folder, STATE_FILE), jobs=jobs)
+
+    # -- connection ------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        try:
+            self._conn = self._connect()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError:  # not a database any more: it is only a cache
+            self._discard_files()
+            self._conn = self._connect()
+        self._pid = os.getpid()
+        return self._conn
+
+    def _discard_files(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.db_path + suffix)
+
+    def close(self) -> None:
+        """Close the database (reopened on next use)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _write(self, files: Iterable[_Row]) -> None:
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", files)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # -- files -----------------------------------------------------------------------
+
+    def _lookup_file(self, key: bytes, legacy: bool) -> _FileRow | None:
+        with self._lock:
+            row = (
+                self._db()
+                .execute(
+                    "SELECT ino, mtime_ns, size, md5 FROM files WHERE path = ? AND legacy = ?",
+                    (key, int(legacy)),
+                )
+                .fetchone()
+            )
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def hash_file(self, path: str | os.PathLike[str], *, legacy: bool = False) -> HashInfo:
+        """Hash one file (links followed), reading it only if its stat changed."""
+        full = os.path.abspath(os.fspath(path))
+        st = _stat_file(full)
+        key, sig = _key(full), (_ino(st.st_ino), st.st_mtime_ns, st.st_size)
+        row = self._lookup_file(key, legacy)
+        if row is not None and row[:3] == sig:
+            md5 = row[3]
+        else:
+            md5 = file_hasher(legacy)(full, st.st_size)
+            self._write([(key, int(legacy), *sig, md5)])
+        return HashInfo(md5, st.st_size, isexec=is_exec(st.st_mode), legacy=legacy)
+
+    def remember(self, path: str | os.PathLike[str], md5: str, *, legacy: bool = False) -> None:
+        """Record that *path*, as it is now, has content *md5* (after a checkout)."""
+        full = os.path.abspath(os.fspath(path))
+        st = _stat_file(full)
+        self._write([(_key(full), int(legacy), _ino(st.st_ino), st.st_mtime_ns, st.st_size, md5)])
+
+    # -- directories -----------------------------------------------------------------
+
+    def _lookup_dir(self, key: bytes, legacy: bool, token: str) -> HashInfo | None:
+        with self._lock:
+            row = (
+                self._db()
+                .execute(
+                    "SELECT md5, size, nfiles FROM dirs"
+                    " WHERE path = ? AND legacy = ? AND token = ?",
+                    (key, int(legacy), token),
+                )
+                .fetchone()
+            )
+        return None if row is None else HashInfo(row[0], row[1], row[2], legacy=legacy)
+
+    def _rows_under(self, top: str, legacy: bool) -> dict[bytes, _FileRow]:
+        lo, hi = _key(top + "/"), _key(top + "0")  # "0" sorts right after "/"
+        with self._lock:
+            cur = self._db().execute(
+                "SELECT path, ino, mtime_ns, size, md5 FROM files"
+                " WHERE path >= ? AND path < ? AND legacy = ?",
+                (lo, hi, int(legacy)),
+            )
+            return {r[0]: (r[1], r[2], r[3], r[4]) for r in cur}
+
+    def hash_dir(
+        self, path: str | os.PathLike[str], ignore: DvcIgnore | None = None, *, legacy: bool = False
+    ) -> HashInfo:
+        """Hash a directory; unchanged trees cost a walk and one lookup."""
+        top = os.path.abspath(os.fspath(path))
+        stats = scan_dir(top, ignore)
+        found = self._lookup_dir(_key(top), legacy, _token(stats))
+        return found if found is not None else self._build(top, stats, legacy).info
+
+    def build_dir(
+        self, path: str | os.PathLike[str], ignore: DvcIgnore | None = None, *, legacy: bool = False
+    ) -> DirListing:
+        """Hash a directory and return its manifest too (files read only if changed)."""
+        top = os.path.abspath(os.fspath(path))
+        return self._build(top, scan_dir(top, ignore), legacy)
+
+    def _build(self, top: str, stats: list[FileStat], legacy: bool) -> DirListing:
+        known = self._rows_under(top, legacy)
+        md5s: list[str] = []
+        todo: list[int] = []
+        pop = known.pop
+        for i, s in enumerate(stats):
+            row = pop(s.path.encode("utf-8", "surrogateescape"), None)
+            if (
+                row is not None
+                and row[1] == s.mtime_ns
+                and row[2] == s.size
+                and row[0] == _ino(s.ino)
+            ):
+                md5s.append(row[3])
+            else:
+                md5s.append("")
+                todo.append(i)
+        pairs = [(stats[i].path, stats[i].size) for i in todo]
+        for i, md5 in zip(todo, hash_files(pairs, legacy=legacy, jobs=self.jobs), strict=True):
+            md5s[i] = md5
+        info, manifest = dir_info(stats, md5s, legacy=legacy)
+        flag = int(legacy)
+        rows = [_file_row(stats[i], flag, md5s[i]) for i in todo]
+        dir_row = (_key(top), flag, _token(stats), info.md5, info.size, info.nfiles)
+        self._save_dir(rows, [(k, flag) for k in known], dir_row)
+        return DirListing(info, manifest, tuple(stats))
+
+    def _save_dir(
+        self, rows: list[_Row], stale: list[tuple[bytes, int]], dir_row: tuple[object, ...]
+    ) -> None:
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+                db.executemany("DELETE FROM files WHERE path = ? AND legacy = ?", stale)
+                db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?, ?, ?, ?, ?)", dir_row)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def hash_path(
+        self, path: str | os.PathLike[str], ignore: DvcIgnore | None = None, *, legacy: bool = False
+    ) -> HashInfo:
+        """:meth:`hash_dir` for directories, :meth:`hash_file` for anything else."""
+        if os.path.isdir(path):
+            return self.hash_dir(path, ignore, legacy=legacy)
+        return self.hash_file(path, legacy=legacy)
+
+
+def _stat_file(full: str) -> os.stat_result:
+    try:
+        st = os.stat(full)
+    except FileNotFoundError as exc:
+        raise HashingError(f"unable to hash '{full}': it does not exist") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise HashingError(f"unable to hash '{full}': it is not a regular file")
+    return st
+
+
+__all__ = ["STATE_DIR", "STATE_FILE", "DirListing", "State"]

@@ -1,0 +1,142 @@
+"""The `labrun` command: parse, dispatch lazily, map errors to exit codes.
+
+Start-up time is a feature: this module imports only the standard library's
+`sys`/`os` at load time. The command table maps each command name to the
+module that implements it; only that module (and what it imports) is loaded.
+Each command module provides ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    import argparse
+
+# name → (module under labrun.cli.commands, one-line help). Sub-commands such as
+# `stage list` are a group module that registers its own sub-parsers.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Initialize a labrun/DVC project in the current directory."),
+    "dag": ("dag", "Visualize the pipeline as a graph of stages or outputs."),
+    "stage": ("stage", "Commands to list and inspect stages."),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one labrun command and return its exit code (never raises)."""
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list[:1] in (["--version"], ["-V"]):
+        from labrun._version import __version__
+
+        print(__version__)
+        return 0
+    verbose = "-v" in args_list or "--verbose" in args_list
+    try:
+        return _dispatch(args_list)
+    except KeyboardInterrupt:
+        _print_error("interrupted by the user")
+        return 252
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except Exception as exc:  # the one place that turns errors into exit codes
+        return _report(exc, verbose)
+
+
+def _dispatch(argv: list[str]) -> int:
+    parser = _build_parser(argv)
+    args = parser.parse_args(argv)
+    if getattr(args, "cd", None):
+        _chdir(args.cd)
+    run = getattr(args, "run", None)
+    if run is None:
+        parser.print_help()
+        return 0
+    result: int = run(args)
+    return result
+
+
+def _chdir(path: str) -> None:
+    from labrun.errors import ArgumentError
+
+    try:
+        os.chdir(path)
+    except OSError as exc:
+        raise ArgumentError(f"--cd: cannot change directory to '{path}': {exc.strerror}") from None
+
+
+def _build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    from importlib import import_module
+
+    from labrun.cli.parser import Parser, add_common, command_name
+
+    parser = Parser(
+        prog="labrun",
+        description="labrun: fast, crash-safe pipelines and experiments for DVC projects.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=_version())
+    add_common(parser)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
+    chosen = command_name(argv, COMMANDS)
+    for name, (module, help_text) in COMMANDS.items():
+        if name != chosen:
+            sub.add_parser(name, help=help_text, add_help=False)
+            continue
+        cmd_parser = sub.add_parser(name, help=help_text, description=help_text)
+        add_common(cmd_parser)
+        import_module(f"labrun.cli.commands.{module}").add_arguments(cmd_parser)
+    return parser
+
+
+def _version() -> str:
+    from labrun._version import __version__
+
+    return __version__
+
+
+def _report(exc: Exception, verbose: bool) -> int:
+    from labrun.errors import LabrunError
+
+    if isinstance(exc, LabrunError):
+        text = exc.message if exc.plain else f"ERROR: {exc.message}"
+        if exc.hint:
+            text += f"\nhint: {exc.hint}"
+        _print_error(text, raw=True)
+        if verbose:
+            _print_traceback()
+        return exc.exit_code
+    _print_error(f"unexpected error - {exc}")
+    if verbose:
+        _print_traceback()
+    else:
+        print("Having any troubles? Run with -v to see the full traceback.", file=sys.stderr)
+    return 255
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    traceback.print_exc(file=sys.stderr)
+
+
+def _print_error(text: str, raw: bool = False) -> None:
+    if "-q" in sys.argv[1:] or "--quiet" in sys.argv[1:]:
+        return
+    print(text if raw else f"ERROR: {text}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def fail(message: str) -> NoReturn:
+    """Raise an ArgumentError (exit 254) from a command's argument checks."""
+    from labrun.errors import ArgumentError
+
+    raise ArgumentError(message)

@@ -1,0 +1,54 @@
+"""argparse pieces shared by every command: the parser class and common options."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from labrun.errors import ArgumentError
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors become ArgumentError (exit 254) with usage."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print usage to stderr and raise; the CLI's error handler prints the message."""
+        self.print_usage()
+        raise ArgumentError(message)
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """-q/-v/--cd, accepted before and after the command name (as in DVC)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="Be quiet."
+    )
+    group.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="Be verbose."
+    )
+    parser.add_argument(
+        "--cd",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="Change to directory DIR before running the command.",
+    )
+
+
+def command_name(argv: list[str], commands: dict[str, tuple[str, str]]) -> str | None:
+    """The first argument naming a command (skipping global options and --cd's value)."""
+    skip_next = False
+    for arg in argv:
+        if skip_next:
+            skip_next = False
+        elif arg == "--cd":
+            skip_next = True
+        elif arg in commands:
+            return arg
+        elif not arg.startswith("-"):
+            return None
+    return None
+
+
+def flag(args: argparse.Namespace, name: str) -> bool:
+    """A store_true option that may be absent from the namespace (SUPPRESS default)."""
+    return bool(getattr(args, name, False))

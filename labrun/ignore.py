@@ -1,0 +1,536 @@
+"""`.dvcignore` support: gitwildmatch patterns, nested files, pruning walks.
+
+Rules come from the built-in defaults (``.hg/``, ``.git/``, ``.git``, ``.dvc/``)
+and from every ``.dvcignore`` file between the project root and a path. A
+nested file's patterns are re-anchored to its own directory and appended after
+its parents'; the last matching rule wins (a ``!`` rule un-ignores). A path
+inside an ignored directory is ignored whatever later rules say, and so is
+every directory holding its own ``.dvc/`` (a nested project).
+
+The dialect is DVC's, quirks included: lines are stripped at both ends, the
+directory-only patterns ``**/`` and ``*/`` at the top of a file match nothing,
+and when several plain rules in a row match, :meth:`DvcIgnore.explain` reports
+the first of them (negations: the last).
+
+Example:
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / ".dvcignore").write_text("*.tmp\\n!keep.tmp\\n")
+    >>> ign = DvcIgnore(root)
+    >>> ign.is_ignored("data/x.tmp"), ign.is_ignored("data/keep.tmp")
+    (True, False)
+    >>> str(ign.explain("x.tmp"))
+    '.dvcignore:1:*.tmp'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from labrun.errors import FileFormatError
+
+IGNORE_FILE = ".dvcignore"
+_DEFAULT_PATTERNS = (".hg/", ".git/", ".git", ".dvc/")
+_GLOB_SPECIALS = re.compile(r"([\\*?\[\]!#])")
+
+
+class IgnoreFileError(FileFormatError):
+    """A ``.dvcignore`` file is unreadable or holds an invalid pattern."""
+
+
+class _RangeError(ValueError):
+    """A ``[...]`` without its closing bracket: git drops such patterns."""
+
+
+# -- pattern → regex -------------------------------------------------------------
+
+
+def _translate_bracket(seg: str, i: int) -> tuple[str, int]:
+    """Translate the bracket expression opening at ``seg[i - 1]``; return (regex, next i)."""
+    j = i
+    if j < len(seg) and seg[j] in "!^":
+        j += 1
+    if j < len(seg) and seg[j] == "]":
+        j += 1
+    j = seg.find("]", j)
+    if j < 0:
+        raise _RangeError(seg)
+    body = seg[i:j]
+    negate = body[:1] in ("!", "^")
+    if negate:
+        body = body[1:]
+    inner = "".join(c if c == "-" else re.escape(c) for c in body)
+    return ("[^" if negate else "[") + inner + "]", j + 1
+
+
+def _translate_glob(seg: str) -> str:
+    """Translate one path segment of a glob (``*``, ``?``, ``[...]``, ``\\x``)."""
+    out: list[str] = []
+    i = 0
+    while i < len(seg):
+        char = seg[i]
+        i += 1
+        if char == "\\":
+            if i == len(seg):
+                raise ValueError("a trailing backslash escapes nothing")
+            out.append(re.escape(seg[i]))
+            i += 1
+        elif char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            regex, i = _translate_bracket(seg, i)
+            out.append(regex)
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def _normalize_segments(segs: list[str]) -> list[str]:
+    if not segs[0]:
+        del segs[0]  # leading "/": anchored to the ignore file's directory
+    elif (len(segs) == 1 or (len(segs) == 2 and not segs[1])) and segs[0] != "**":
+        segs.insert(0, "**")  # a bare name matches at any depth
+    if not segs:
+        raise ValueError("the pattern is empty")
+    if not segs[-1]:
+        segs[-1] = "**"  # "dir/" covers everything below dir
+    return [s for k, s in enumerate(segs) if not (k and s == "**" == segs[k - 1])]
+
+
+def _translate_segments(segs: list[str], dir_pattern: bool) -> str:
+    out: list[str] = []
+    need_slash = False
+    last = len(segs) - 1
+    for k, seg in enumerate(segs):
+        if seg == "**":
+            if k == 0:
+                out.append("^(?:.+/)?")
+            elif k < last:
+                out.append("(?:/.+)?")
+                need_slash = True
+            else:
+                out.append("/")
+            continue
+        if k == 0:
+            out.append("^")
+        if need_slash:
+            out.append("/")
+        out.append("[^/]+" if seg == "*" else _translate_glob(seg))
+        if k == last:
+            out.append("(?:/|$)")
+        need_slash = True
+    return "".join(out)
+
+
+# Patterns DVC matches with re.match() against paths that never start with "/":
+# these compile to a regex that can never match.
+_NEVER = "/"
+
+
+def translate(pattern: str) -> tuple[str, bool] | None:
+    """Compile one gitwildmatch *pattern* to ``(regex, negated)``; None if a no-op.
+
+    Raises ValueError for patterns git rejects outright.
+
+    >>> translate("*.tmp")
+    ('^(?:.+/)?[^/]*\\\\.tmp(?:/|$)', False)
+    >>> translate("# comment") is None
+    True
+    """
+    if not pattern or pattern.startswith("#") or pattern == "/":
+        return None
+    negated = pattern.startswith("!")
+    if negated:
+        pattern = pattern[1:]
+    segs = pattern.split("/")
+    dir_pattern = not segs[-1]
+    segs = _normalize_segments(segs)
+    if segs == ["**"]:
+        return (_NEVER if dir_pattern else "."), negated
+    if segs == ["**", "*"]:
+        return ".", negated
+    if segs == ["**", "*", "**"]:
+        return _NEVER, negated
+    try:
+        return _translate_segments(segs, dir_pattern), negated
+    except _RangeError:
+        return None
+
+
+def reanchor(pattern: str, dirrel: str) -> str:
+    """Rewrite a pattern of ``<dirrel>/.dvcignore`` as a root-level pattern.
+
+    >>> reanchor("*.log", "sub"), reanchor("/a/b", "sub"), reanchor("!x/", "s")
+    ('/sub/**/*.log', '/sub/a/b', '!/s/**/x/')
+    """
+    negated = pattern.startswith("!")
+    if negated:
+        pattern = pattern[1:]
+    anywhere = "/" not in pattern[:-1] or pattern.startswith("**/")
+    pattern = pattern.removeprefix("**/") if anywhere else pattern.removeprefix("/")
+    if pattern.startswith("\\"):
+        pattern = pattern[1:]
+    base = _GLOB_SPECIALS.sub(r"\\\1", dirrel)
+    rewritten = f"/{base}/**/{pattern}" if anywhere else f"/{base}/{pattern}"
+    return "!" + rewritten if negated else rewritten
+
+
+# -- rules -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One compiled line of an ignore file."""
+
+    regex: re.Pattern[str]
+    negated: bool
+    dir_only: bool
+    source: str  # ".dvcignore" path relative to the root; "" for built-ins
+    line: int  # 1-based; 0 for built-ins
+    text: str  # the line as written (stripped)
+
+
+def compile_rule(pattern: str, *, source: str, line: int, text: str) -> Rule | None:
+    """Compile *pattern* (already re-anchored) into a :class:`Rule`; None if a no-op."""
+    compiled = translate(pattern)
+    if compiled is None:
+        return None
+    regex, negated = compiled
+    return Rule(re.compile(regex), negated, pattern.endswith("/"), source, line, text)
+
+
+@dataclass(frozen=True)
+class _Group:
+    negated: bool
+    dir_only: bool
+    rules: tuple[Rule, ...]
+
+
+def _group(rules: tuple[Rule, ...]) -> tuple[_Group, ...]:
+    """Runs of plain rules of one kind share a group; each negation stands alone."""
+    groups: list[_Group] = []
+    for rule in rules:
+        prev = groups[-1] if groups else None
+        if prev and not rule.negated and (prev.negated, prev.dir_only) == (False, rule.dir_only):
+            groups[-1] = _Group(False, rule.dir_only, (*prev.rules, rule))
+        else:
+            groups.append(_Group(rule.negated, rule.dir_only, (rule,)))
+    return tuple(groups)
+
+
+_ANYWHERE = "^(?:.+/)?"
+
+
+def _prefilter(rules: tuple[Rule, ...], flags: int) -> re.Pattern[str] | None:
+    """One regex matching whatever any rule matches (and maybe a little more).
+
+    Rules that start with "any leading directories" share that prefix, so the
+    engine tries each ``/`` position once for all of them.
+    """
+    anywhere = [
+        r.regex.pattern[len(_ANYWHERE) :] for r in rules if r.regex.pattern.startswith(_ANYWHERE)
+    ]
+    others = [r.regex.pattern for r in rules if not r.regex.pattern.startswith(_ANYWHERE)]
+    parts = [f"^(?:{p})" for p in others]
+    if anywhere:
+        parts.append(_ANYWHERE + "(?:" + "|".join(anywhere) + ")")
+    return re.compile("|".join(parts), flags) if parts else None
+
+
+class RuleSet:
+    """An ordered list of rules, all relative to the project root."""
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        self._groups = _group(rules)
+        self._any = _prefilter(rules, 0)
+        self._lines = _prefilter(rules, re.MULTILINE)
+
+    def extended(self, more: list[Rule]) -> RuleSet:
+        """A new set with *more* rules appended (they take precedence)."""
+        return RuleSet((*self.rules, *more))
+
+    def any_match(self, path: str) -> bool:
+        """Cheap pre-check for a file path: False means no rule can match it."""
+        return self._any is not None and self._any.match(path) is not None
+
+    def decide(self, path: str, is_dir: bool) -> tuple[bool, Rule | None]:
+        """Return (ignored, deciding rule) for one root-relative path, ancestors aside."""
+        candidates = (path, path + "/") if is_dir else (path,)
+        for group in reversed(self._groups):
+            if group.dir_only and not is_dir:
+                continue
+            for candidate in candidates:
+                for rule in group.rules:
+                    if rule.regex.match(candidate):
+                        return not group.negated, rule
+        return False, None
+
+    def keep_files(self, prefix: str, entries: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
+        """The file *entries* (of directory *prefix*, "…/" or "") that are not ignored.
+
+        One regex search over all the names of a directory settles the usual
+        case where nothing matches.
+        """
+        if self._lines is None or not entries:
+            return entries
+        text = prefix + ("\n" + prefix).join([e.name for e in entries])
+        if self._lines.search(text) is None:
+            return entries
+        return [e for e in entries if not self.decide(prefix + e.name, False)[0]]
+
+
+@dataclass(frozen=True)
+class IgnoreMatch:
+    """The rule that decided a path's fate, as ``dvc check-ignore -d`` shows it.
+
+    ``file`` is the ``.dvcignore`` path relative to the root ("" for built-in
+    rules), ``line`` is 1-based (0 for built-in rules), ``ignored`` is False when
+    the deciding rule is a ``!`` negation.
+    """
+
+    file: str
+    line: int
+    pattern: str
+    ignored: bool
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.pattern}"
+        return self.file or f":{self.pattern}"
+
+
+def _builtin_rules() -> tuple[Rule, ...]:
+    rules = (compile_rule(p, source="", line=0, text=p) for p in _DEFAULT_PATTERNS)
+    return tuple(r for r in rules if r is not None)
+
+
+def _read_rules(full: str, name: str, dirrel: str) -> list[Rule]:
+    try:
+        with open(full, encoding="utf-8") as fobj:
+            lines = fobj.readlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IgnoreFileError(f"unable to read '{name}': {exc}") from exc
+    rules = []
+    for lineno, raw in enumerate(lines, start=1):
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            continue
+        pattern = reanchor(text, dirrel) if dirrel else text
+        try:
+            rule = compile_rule(pattern, source=name, line=lineno, text=text)
+        except ValueError as exc:
+            raise IgnoreFileError(
+                f"invalid pattern '{text}' in '{name}', line {lineno}: {exc}",
+                hint="fix or remove that line",
+            ) from exc
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+# -- the project's view ----------------------------------------------------------
+
+_Pending = tuple[str, str, "str | None"]  # (real path, path relative to top, to root)
+
+
+class DvcIgnore:
+    """The `.dvcignore` rules of one project, loaded lazily per directory.
+
+    Paths given to :meth:`is_ignored` and :meth:`explain` are relative to
+    ``root`` and use ``/``. :meth:`walk` and :meth:`iter_files` take real
+    paths and prune ignored directories as they go.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+        self._sets: dict[str, RuleSet] = {}
+        self._sets[""] = self._extend(RuleSet(_builtin_rules()), "")
+
+    def _extend(self, parent: RuleSet, dirrel: str) -> RuleSet:
+        """*parent* plus the rules of ``<dirrel>/.dvcignore``, unless that file is ignored."""
+        name = f"{dirrel}/{IGNORE_FILE}" if dirrel else IGNORE_FILE
+        full = os.path.join(self.root, name)
+        if not os.path.isfile(full) or parent.decide(name, False)[0]:
+            return parent
+        rules = _read_rules(full, name, dirrel)
+        return parent.extended(rules) if rules else parent
+
+    def rules_for(self, dirrel: str) -> RuleSet:
+        """The rules that apply to the entries of directory *dirrel* ("" = root)."""
+        found = self._sets.get(dirrel)
+        if found is None:
+            parent = dirrel.rpartition("/")[0]
+            found = self._sets[dirrel] = self._extend(self.rules_for(parent), dirrel)
+        return found
+
+    def relpath(self, path: str | os.PathLike[str]) -> str | None:
+        """*path* relative to the root with ``/`` ("" for the root); None if outside."""
+        rel = os.path.relpath(os.path.abspath(os.fspath(path)), self.root)
+        if rel == os.curdir:
+            return ""
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+            return None
+        return rel.replace(os.sep, "/")
+
+    # -- single paths --------------------------------------------------------------
+
+    def explain(self, relpath: str, is_dir: bool | None = None) -> IgnoreMatch | None:
+        """Return the rule deciding *relpath* (see :class:`IgnoreMatch`), or None.
+
+        *is_dir* defaults to whether the path is a directory on disk.
+        """
+        relpath = relpath.strip("/")
+        if not relpath:
+            return None
+        if is_dir is None:
+            is_dir = os.path.isdir(os.path.join(self.root, relpath))
+        nested = self._nested_project(relpath)
+        if nested is not None:
+            return nested
+        rules = self.rules_for(relpath.rpartition("/")[0])
+        parts = relpath.split("/")
+        for i in range(1, len(parts) + 1):
+            last = i == len(parts)
+            ignored, rule = rules.decide("/".join(parts[:i]), is_dir or not last)
+            if last or ignored:
+                return None if rule is None else _as_match(rule, ignored)
+        return None
+
+    def is_ignored(self, relpath: str, is_dir: bool = False) -> bool:
+        """Whether *relpath* (relative to the root, ``/``-separated) is ignored.
+
+        >>> DvcIgnore(".").is_ignored(".git/config")
+        True
+        """
+        match = self.explain(relpath, is_dir)
+        return match is not None and match.ignored
+
+    def _nested_project(self, relpath: str) -> IgnoreMatch | None:
+        parts = relpath.split("/")
+        for i in range(1, len(parts) + 1):
+            if os.path.isdir(os.path.join(self.root, *parts[:i], ".dvc")):
+                name = parts[i - 1]
+                return IgnoreMatch(f"in sub_repo:{name}", 0, f"/{name}/", True)
+        return None
+
+    # -- walking -------------------------------------------------------------------
+
+    def _rules_entering(
+        self, rootrel: str | None, is_top: bool, entries: list[os.DirEntry[str]]
+    ) -> RuleSet | None:
+        """The rules for a directory being scanned; None if it drops out entirely."""
+        if rootrel is None:
+            return _NO_RULES
+        if not is_top and any(e.name == ".dvc" and e.is_dir() for e in entries):
+            return None  # a nested project is not part of this one
+        rules = self.rules_for(rootrel)
+        # A .dvcignore of its own may match its directory (e.g. `**`): then DVC
+        # drops everything below it.
+        has_own = bool(rootrel) and rules is not self.rules_for(rootrel.rpartition("/")[0])
+        return None if has_own and rules.decide(rootrel, True)[0] else rules
+
+    def _scan(self, path: str, rootrel: str | None, is_top: bool) -> _Scanned | None:
+        """List one directory: kept subdirectories and kept files, or None if pruned."""
+        with os.scandir(path) as it:
+            entries = list(it)
+        rules = self._rules_entering(rootrel, is_top, entries)
+        if rules is None:
+            return None
+        prefix = f"{rootrel}/" if rootrel else ""
+        dirs: list[os.DirEntry[str]] = []
+        files: list[os.DirEntry[str]] = []
+        for entry in entries:
+            if not entry.is_dir():
+                files.append(entry)
+            elif not rules.decide(prefix + entry.name, True)[0]:
+                dirs.append(entry)
+        return dirs, rules.keep_files(prefix, files)
+
+    def iter_dirs(
+        self, top: str | os.PathLike[str]
+    ) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
+        """Yield ``(directory relative to top, kept file entries)`` for every directory.
+
+        Links to files count as files (the entry's ``stat()`` follows them);
+        links to directories are not descended into, as in DVC. *top* itself
+        is not checked against the rules.
+        """
+        top_s = os.fspath(top)
+        stack: list[_Pending] = [(top_s, "", self.relpath(top_s))]
+        while stack:
+            path, rel, rootrel = stack.pop()
+            scanned = self._scan(path, rootrel, not rel)
+            if scanned is None:
+                continue
+            dirs, files = scanned
+            yield rel, files
+            for entry in dirs:
+                if not entry.is_symlink():
+                    child_root = None if rootrel is None else _join(rootrel, entry.name)
+                    stack.append((entry.path, _join(rel, entry.name), child_root))
+
+    def iter_files(self, top: str | os.PathLike[str]) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """Yield ``(path relative to top, entry)`` for every file kept under *top*."""
+        for rel, files in self.iter_dirs(top):
+            for entry in files:
+                yield _join(rel, entry.name), entry
+
+    def walk(self, top: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], list[str]]]:
+        """Like ``os.walk(top)`` (top-down) but without ignored files and directories.
+
+        As with ``os.walk``, removing names from the yielded directory list
+        prunes them.
+
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp()); (d / ".git").mkdir()
+        >>> _ = (d / "a.txt").write_text("a")
+        >>> [(dirs, files) for _, dirs, files in DvcIgnore(d).walk(d)]
+        [([], ['a.txt'])]
+        """
+        top_s = os.fspath(top)
+        stack: list[tuple[str, str | None, bool]] = [(top_s, self.relpath(top_s), True)]
+        while stack:
+            path, rootrel, is_top = stack.pop()
+            scanned = self._scan(path, rootrel, is_top)
+            if scanned is None:
+                continue
+            entries = {e.name: e for e in scanned[0]}
+            dirs = list(entries)
+            yield path, dirs, [e.name for e in scanned[1]]
+            for name in reversed(dirs):
+                entry = entries.get(name)
+                if entry is not None and not entry.is_symlink():
+                    child_root = None if rootrel is None else _join(rootrel, name)
+                    stack.append((entry.path, child_root, False))
+
+
+_Scanned = tuple[list[os.DirEntry[str]], list[os.DirEntry[str]]]
+_NO_RULES = RuleSet(())
+
+
+def _join(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
+
+
+def _as_match(rule: Rule, ignored: bool) -> IgnoreMatch:
+    return IgnoreMatch(rule.source, rule.line, rule.text, ignored)
+
+
+__all__ = [
+    "IGNORE_FILE",
+    "DvcIgnore",
+    "IgnoreFileError",
+    "IgnoreMatch",
+    "Rule",
+    "RuleSet",
+    "compile_rule",
+    "reanchor",
+    "translate",
+]

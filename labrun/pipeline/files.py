@@ -1,0 +1,685 @@
+"""Read and write the project's YAML, JSON, TOML and Python files as DVC does.
+
+Reading is YAML 1.2 (as ruamel.yaml's safe loader resolves it, which is what DVC
+uses) but runs on libyaml: a fast path builds plain Python values straight from
+libyaml's event stream. Anything the fast path does not handle itself (explicit
+tags, merge keys, directives, duplicate keys, syntax errors) is handed to
+ruamel.yaml's pure-Python safe loader, the reference, so that the values and
+the error messages are exactly DVC's.
+
+    >>> parse_yaml("a: yes\\nb: 1e-05\\nc: 017\\n", "./params.yaml")
+    {'a': 'yes', 'b': 1e-05, 'c': 17}
+
+Writing (`dump_yaml`) uses ruamel.yaml's round-trip dumper with DVC's settings,
+imported only when something is written.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import importlib
+import io
+import json
+import os
+import re
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+
+from labrun.errors import FileFormatError, ParamsFileError, YamlSyntaxError
+
+
+class YamlReadError(YamlSyntaxError):
+    """YAML text libyaml and ruamel cannot even read (control characters, bad encoding)."""
+
+    plain = False
+
+
+# --- YAML 1.2 scalar resolution (ruamel.yaml's safe loader semantics) -------------------
+
+_FLOAT = re.compile(
+    r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?   # 1.5, 1., 1.5e3
+         |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+                  # 1e3, 1e-05
+         |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?                 # .5 (exponent needs a sign)
+         |[-+]?\.(?:inf|Inf|INF)
+         |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$")
+# An implicit timestamp: a date needs two-digit month and day, a datetime does not.
+_TIMESTAMP = re.compile(
+    r"""^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}
+         |[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}
+          (?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)$""",
+    re.X,
+)
+_TIMESTAMP_PARTS = re.compile(
+    r"""^(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})
+         (?:(?:[Tt]|[ \t]+)(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})
+          (?:\.(?P<fraction>[0-9]*))?
+          (?:[ \t]*(?P<tz>Z|(?P<sign>[-+])(?P<tzh>[0-9]{1,2})(?::(?P<tzm>[0-9]{2}))?))?)?$""",
+    re.X,
+)
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_NULLS = frozenset({"~", "null", "Null", "NULL"})
+_INF = float("inf")
+_NAN = -_INF / _INF  # the NaN ruamel produces (sign bit set)
+
+
+class _Fallback(Exception):
+    """The fast path meets something only the reference loader handles."""
+
+
+def _make_int(text: str) -> int:
+    digits = text.replace("_", "")
+    sign = -1 if digits[0] == "-" else 1
+    digits = digits[1:] if digits[0] in "+-" else digits
+    bases = {"0b": 2, "0x": 16, "0o": 8}
+    base = bases.get(digits[:2])
+    return sign * (int(digits[2:], base) if base else int(digits))
+
+
+def _make_float(text: str) -> float:
+    digits = text.replace("_", "").lower()
+    sign = -1 if digits[0] == "-" else 1
+    digits = digits[1:] if digits[0] in "+-" else digits
+    if digits == ".inf":
+        return sign * _INF
+    return _NAN if digits == ".nan" else sign * float(digits)
+
+
+def _make_timestamp(text: str) -> dt.date | dt.datetime:
+    match = _TIMESTAMP_PARTS.match(text)
+    if match is None:
+        raise ValueError(f"failed to construct timestamp from {text!r}")
+    part = match.groupdict()
+    year, month, day = int(part["year"]), int(part["month"]), int(part["day"])
+    if part["hour"] is None:
+        return dt.date(year, month, day)
+    fraction = part["fraction"] or ""
+    micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
+    micro += 1 if len(fraction) > 6 and int(fraction[6]) > 4 else 0
+    tzinfo = None
+    if part["sign"]:
+        offset = dt.timedelta(hours=int(part["tzh"]), minutes=int(part["tzm"] or 0))
+        tzinfo = dt.timezone(-offset if part["sign"] == "-" else offset, name=part["tz"])
+    elif part["tz"] == "Z":
+        tzinfo = dt.timezone(dt.timedelta(0), name="Z")
+    clock = (int(part["hour"]), int(part["minute"]), int(part["second"]))
+    if micro > 999999:  # rounding carried into the seconds
+        return dt.datetime(year, month, day, *clock, 0, tzinfo) + dt.timedelta(seconds=1)
+    return dt.datetime(year, month, day, *clock, micro, tzinfo)
+
+
+def _number_or_str(text: str) -> Any:
+    if text.isdigit() and text.isascii():
+        return int(text)
+    if _FLOAT.match(text):
+        return _make_float(text)
+    if text[0] != "." and _INT.match(text):
+        return _make_int(text)
+    if text[0].isdigit() and _TIMESTAMP.match(text):
+        return _make_timestamp(text)
+    return text
+
+
+def _special(text: str) -> Any:
+    if text in ("<<", "="):  # merge key and value indicator: the reference handles them
+        raise _Fallback(text)
+    return text
+
+
+def _keyword(table: Mapping[str, Any]) -> Callable[[str], Any]:
+    return lambda text: table.get(text, text)
+
+
+_NULL_TABLE: dict[str, Any] = dict.fromkeys(_NULLS)
+_BY_FIRST_CHAR: dict[str, Callable[[str], Any]] = {
+    **dict.fromkeys("tTfF", _keyword(_BOOLS)),
+    **dict.fromkeys("~nN", _keyword(_NULL_TABLE)),
+    **dict.fromkeys("-+.0123456789", _number_or_str),
+    "<": _special,
+    "=": _special,
+}
+
+
+def resolve_plain(text: str) -> Any:
+    """The YAML 1.2 value of an unquoted scalar.
+
+    >>> [resolve_plain(s) for s in ["yes", "TRUE", "1e3", "0o17", "017", "~", "1_000"]]
+    ['yes', True, 1000.0, 15, 17, None, 1000]
+    """
+    if not text:
+        return None
+    convert = _BY_FIRST_CHAR.get(text[0])
+    return text if convert is None else convert(text)
+
+
+_TAG_OF_TYPE = {bool: "bool", int: "int", float: "float", type(None): "null", str: "str"}
+
+
+class _Loader(yaml.CSafeLoader):
+    """libyaml's parser with YAML 1.2 implicit resolution (used to compose with marks)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            try:
+                found = resolve_plain(value)
+            except _Fallback:
+                return "tag:yaml.org,2002:" + ("merge" if value == "<<" else "value")
+            return "tag:yaml.org,2002:" + _TAG_OF_TYPE.get(type(found), "timestamp")
+        if kind is yaml.ScalarNode:
+            return "tag:yaml.org,2002:str"
+        return "tag:yaml.org,2002:" + ("seq" if kind is yaml.SequenceNode else "map")
+
+
+# --- the fast path: values straight from libyaml events ---------------------------------
+
+_NOKEY = object()
+
+
+def _attach(stack: list[Any], keys: list[Any], value: Any) -> None:
+    top = stack[-1]
+    if type(top) is list:
+        top.append(value)
+        return
+    key = keys[-1]
+    if key is not _NOKEY:
+        top[key] = value
+        keys[-1] = _NOKEY
+    elif type(value) in (dict, list) or value in top:  # complex or duplicate key
+        raise _Fallback("key")
+    else:
+        keys[-1] = value
+
+
+def _event_value(event: Any, anchors: dict[str, Any]) -> Any:
+    kind = type(event)
+    if kind is AliasEvent:
+        if event.anchor not in anchors:
+            raise _Fallback("alias")
+        return anchors[event.anchor]
+    if event.tag is not None:
+        raise _Fallback("tag")
+    if kind is ScalarEvent:
+        value = resolve_plain(event.value) if event.implicit[0] else event.value
+    else:
+        value = {} if kind is MappingStartEvent else []
+    if event.anchor is not None:
+        if event.anchor in anchors:
+            raise _Fallback("anchor")
+        anchors[event.anchor] = value
+    return value
+
+
+def _load_fast(text: str) -> Any:
+    """Build the document from libyaml events; raise _Fallback for anything unusual."""
+    get_event = _Loader(text).get_event
+    stack: list[Any] = [[]]  # a root list collects the document
+    keys: list[Any] = [_NOKEY]
+    anchors: dict[str, Any] = {}
+    documents = 0
+    while True:
+        event: Any = get_event()
+        kind = type(event)
+        if kind is MappingEndEvent or kind is SequenceEndEvent:
+            stack.pop()
+            keys.pop()
+        elif kind is ScalarEvent or kind is AliasEvent:
+            _attach(stack, keys, _event_value(event, anchors))
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            value = _event_value(event, anchors)
+            _attach(stack, keys, value)
+            stack.append(value)
+            keys.append(_NOKEY)
+        elif kind is DocumentStartEvent:
+            documents += 1
+            if documents > 1 or event.version or event.tags:
+                raise _Fallback("document")
+        elif kind is StreamEndEvent:
+            return stack[0][0] if stack[0] else None
+
+
+# --- the reference path: ruamel.yaml's pure safe loader ---------------------------------
+
+
+def load_yaml_reference(text: str) -> Any:
+    """Load with ruamel.yaml's pure-Python safe loader, exactly as DVC reads YAML.
+
+    Slow; used when the fast path declines and in tests as the reference.
+    """
+    from ruamel.yaml import YAML
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return YAML(typ="safe", pure=True).load(text)
+
+
+class _YamlFailure(Exception):
+    """The reference loader rejected the text; `cause` is its exception."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+# libyaml reads these characters as YAML 1.1 does (tabs as separators, NEL and the
+# Unicode separators as line breaks) where ruamel, and so DVC, refuses or differs.
+_SLOW_CHARACTERS = ("\t", "\x85", "\u2028", "\u2029")
+
+
+def _load_document(text: str) -> Any:
+    if not any(char in text for char in _SLOW_CHARACTERS):
+        try:
+            return _load_fast(text)
+        except (_Fallback, yaml.YAMLError, ValueError, OverflowError):
+            pass
+    try:
+        return load_yaml_reference(text)
+    except Exception as exc:  # the reference loader is a black box: report whatever it raises
+        raise _YamlFailure(exc) from None
+
+
+# --- error messages ---------------------------------------------------------------------
+
+_CONFLICT_MARKER = re.compile(r"^([<=>]{7}) .*$", re.MULTILINE)
+
+
+def _guide_lines(lines: Sequence[str]) -> list[str]:
+    """Draw a `│` every 4 columns of indentation; blank lines take the next line's guides."""
+    out: list[str] = []
+    blanks = 0
+    for line in lines:
+        body = line.lstrip(" ")
+        if not body:
+            blanks += 1
+            continue
+        depth = len(line) - len(body)
+        guide = "│   " * (depth // 4) + " " * (depth % 4)
+        out.extend([guide] * blanks + [guide + body])
+        blanks = 0
+    return out + [""] * blanks
+
+
+def _numbered(lines: Sequence[str], first: int, width: int) -> list[str]:
+    guided = _guide_lines([line.rstrip("\r").expandtabs(4) for line in lines])
+    return [f"  {str(no).rjust(width)} {line}".rstrip() for no, line in enumerate(guided, first)]
+
+
+def excerpt(text: str, first: int, last: int) -> list[str]:
+    """Lines `first`..`last` (1-based, inclusive) of `text` as DVC shows them in errors.
+
+    >>> excerpt("stages:\\n  a:\\n    cmd: echo\\n", 2, 3)
+    ['  2   a:', '  3 │   cmd: echo']
+    """
+    offset = max(0, first - 1)
+    lines = text.split("\n")
+    width = len(str(1 + text.count("\n")))
+    return _numbered(lines[offset:last], offset + 1, width)
+
+
+def _cause(message: str, mark: Any) -> str:
+    if mark is None:
+        return message.capitalize()
+    return f"{message.capitalize()}, in line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _code(source: list[str], mark: Any) -> list[str]:
+    line = mark.line + 1
+    code = source[line - 1] if line <= len(source) else ""
+    return _numbered([code], line, len(str(line)))
+
+
+def _marked_details(text: str, exc: Any) -> list[str]:
+    source = text.splitlines()
+    context_mark, problem_mark = exc.context_mark, exc.problem_mark
+    lines: list[str] = []
+    if context_mark is not None:
+        lines.append(_cause(str(exc.context), context_mark))
+        same = problem_mark is not None and (
+            (context_mark.name, context_mark.line, context_mark.column)
+            == (problem_mark.name, problem_mark.line, problem_mark.column)
+        )
+        if exc.problem is None or not same:
+            lines += [*_code(source, context_mark), ""]
+    if exc.problem is not None:
+        lines.append(_cause(str(exc.problem), problem_mark))
+    if problem_mark is not None:
+        lines += _code(source, problem_mark)
+    return lines
+
+
+def _syntax_error(text: str, display: str, cause: Exception) -> YamlSyntaxError:
+    if not hasattr(cause, "problem_mark"):  # e.g. a reader error: no position to show
+        shown = os.path.normpath(display)
+        message = f"unable to read: '{shown}', YAML file structure is corrupted: {cause}"
+        return YamlReadError(message)
+    hint = " (possible merge conflicts)" if _CONFLICT_MARKER.search(text) else ""
+    details = _marked_details(text, cause)
+    head = f"'{display}' is invalid{hint}."
+    return YamlSyntaxError("\n".join([head, "", *details] if details else [head]))
+
+
+# --- public reading API -------------------------------------------------------------------
+
+
+def parse_yaml(text: str, path: str) -> Any:
+    """Parse YAML 1.2 text as DVC does; an empty (or falsy) document is `{}`.
+
+    `path` is the display path used in the error message (`./dvc.yaml`).
+
+        >>> parse_yaml("", "./dvc.yaml")
+        {}
+        >>> parse_yaml("a: [1", "./dvc.yaml")
+        Traceback (most recent call last):
+        ...
+        labrun.errors.YamlSyntaxError: './dvc.yaml' is invalid.
+        <BLANKLINE>
+        While parsing a flow sequence, in line 1, column 4
+          1 a: [1
+        <BLANKLINE>
+        Expected ',' or ']', but got '<stream end>', in line 1, column 6
+          1 a: [1
+    """
+    try:
+        data = _load_document(text)
+    except _YamlFailure as failure:
+        raise _syntax_error(text, path, failure.cause) from None
+    return data or {}
+
+
+def _read(path: str | os.PathLike[str], display: str, error: type[FileFormatError]) -> str:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read()
+    except UnicodeDecodeError as exc:
+        shown = os.path.normpath(display)
+        raise error(f"unable to read: '{shown}', is not valid utf-8: {exc}") from None
+    except FileNotFoundError:
+        raise error(f"'{display}' does not exist") from None
+    except IsADirectoryError:
+        raise error(f"'{display}' is a directory") from None
+    except OSError as exc:
+        raise error(f"unable to read: '{display}', {exc.strerror}") from None
+
+
+def read_text(path: str | os.PathLike[str], display: str) -> str:
+    """Read a UTF-8 text file (universal newlines), naming it `display` in errors.
+
+    >>> read_text("/nonexistent/dvc.yaml", "dvc.yaml")
+    Traceback (most recent call last):
+    ...
+    labrun.errors.FileFormatError: 'dvc.yaml' does not exist
+    """
+    return _read(path, display, FileFormatError)
+
+
+def load_yaml(path: str | os.PathLike[str], display: str) -> Any:
+    """Read and parse a YAML file: `read_text` followed by `parse_yaml`."""
+    return parse_yaml(read_text(path, display), display)
+
+
+# --- positions (error paths only) ---------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _compose(text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+
+
+def _key_value(node: yaml.Node) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        return None  # complex keys are never looked up
+    if node.tag == "tag:yaml.org,2002:str":
+        return node.value
+    try:
+        return resolve_plain(node.value)
+    except (_Fallback, ValueError):
+        return node.value
+
+
+def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in reversed(node.value):  # the last duplicate wins
+            if _key_value(key_node) == key:
+                return key_node, value_node
+    elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key >= 0:
+        items = node.value[key : key + 1]
+        return (items[0], items[0]) if items else None
+    return None
+
+
+def _walk(text: str, keys: Sequence[str | int]) -> tuple[yaml.Node, yaml.Node] | None:
+    node = _compose(text)
+    found = None if node is None else (node, node)
+    for key in keys:
+        if found is None:
+            return None
+        found = _child(found[1], key)
+    return found
+
+
+def locate(text: str, keys: Sequence[str | int]) -> tuple[int, int] | None:
+    """1-based (line, column) of the item at `keys`: a mapping key's own position.
+
+    >>> locate("stages:\\n  train:\\n    cmd: echo\\n", ["stages", "train", "cmd"])
+    (3, 5)
+    """
+    found = _walk(text, keys)
+    if found is None:
+        return None
+    mark = found[0].start_mark
+    return mark.line + 1, mark.column + 1
+
+
+def locate_collection(text: str, keys: Sequence[str | int]) -> tuple[int, int] | None:
+    """Start of the mapping or sequence found at `keys` (None for scalars and absent keys).
+
+    This is the position DVC quotes in validation errors.
+
+        >>> locate_collection("stages:\\n  train:\\n    cmd: echo\\n", ["stages", "train"])
+        (3, 5)
+    """
+    found = _walk(text, keys)
+    if found is None or isinstance(found[1], yaml.ScalarNode):
+        return None
+    mark = found[1].start_mark
+    return mark.line + 1, mark.column + 1
+
+
+# --- params files -----------------------------------------------------------------------
+
+
+def _literal(node: ast.expr) -> Any:
+    if isinstance(node, ast.Dict):
+        return {
+            _literal_key(k): ast.literal_eval(v)
+            for k, v in zip(node.keys, node.values, strict=True)
+        }
+    if isinstance(node, ast.List):
+        return [ast.literal_eval(item) for item in node.elts]
+    if isinstance(node, ast.Set):
+        return {ast.literal_eval(item) for item in node.elts}
+    if isinstance(node, ast.Tuple):
+        return tuple(ast.literal_eval(item) for item in node.elts)
+    return ast.literal_eval(node)
+
+
+def _literal_key(node: ast.expr | None) -> Any:
+    if node is None:  # `{**other}`
+        raise ValueError("dict unpacking")
+    return ast.literal_eval(node)
+
+
+def _target_name(target: ast.expr, only_self: bool) -> str:
+    if isinstance(target, ast.Name) and not only_self:
+        return target.id
+    value = getattr(target, "value", None)
+    if isinstance(target, ast.Attribute) and isinstance(value, ast.Name) and value.id == "self":
+        return target.attr
+    raise ValueError("not a parameter assignment")
+
+
+def _assignment(stmt: ast.Assign | ast.AnnAssign, only_self: bool) -> dict[str, Any]:
+    targets = [stmt.target] if isinstance(stmt, ast.AnnAssign) else stmt.targets
+    if len(targets) != 1 or stmt.value is None:
+        raise ValueError("not a single assignment")
+    return {_target_name(targets[0], only_self): _literal(stmt.value)}
+
+
+def _python_params(body: list[ast.stmt], only_self: bool = False) -> dict[str, Any]:
+    """Module/class-level literal assignments; `self.x = ...` directly in `__init__`."""
+    result: dict[str, Any] = {}
+    for stmt in body:
+        try:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                result.update(_assignment(stmt, only_self))
+            elif isinstance(stmt, ast.ClassDef):
+                result[stmt.name] = _python_params(stmt.body)
+            elif isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
+                result.update(_python_params(stmt.body, only_self=True))
+        except (ValueError, TypeError, RecursionError):
+            continue
+    return result
+
+
+def _corrupted(display: str, kind: str, cause: object) -> ParamsFileError:
+    shown = os.path.normpath(display)
+    return ParamsFileError(
+        f"unable to read: '{shown}', {kind} file structure is corrupted: {cause}"
+    )
+
+
+def _parse_python(text: str, display: str) -> dict[str, Any]:
+    try:
+        tree = ast.parse(text, filename=display)
+    except (SyntaxError, ValueError) as exc:
+        raise _corrupted(display, "Python", exc) from None
+    return _python_params(tree.body)
+
+
+def _parse_json(text: str, display: str) -> Any:
+    try:
+        return json.loads(text) or {}
+    except json.JSONDecodeError as exc:
+        raise _corrupted(display, "JSON", exc) from None
+
+
+def _parse_toml(text: str, display: str) -> Any:
+    toml = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    try:
+        return toml.loads(text)
+    except toml.TOMLDecodeError as exc:
+        raise _corrupted(display, "TOML", exc) from None
+
+
+def _parse_yaml_params(text: str, display: str) -> Any:
+    try:
+        return _load_document(text) or {}
+    except _YamlFailure as failure:
+        raise _corrupted(display, "YAML", failure.cause) from None
+
+
+_PARAMS_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    ".json": _parse_json,
+    ".toml": _parse_toml,
+    ".py": _parse_python,
+}
+
+
+def load_params(path: str | os.PathLike[str], display: str) -> dict[str, Any]:
+    """Load a params (or vars) file, choosing the format by its lower-cased extension.
+
+    `.json`, `.toml` and `.py` (read statically, never run); anything else is YAML.
+
+        >>> load_params("/nonexistent/params.yaml", "params.yaml")
+        Traceback (most recent call last):
+        ...
+        labrun.errors.ParamsFileError: 'params.yaml' does not exist
+    """
+    text = _read(path, display, ParamsFileError)
+    extension = os.path.splitext(os.fspath(path))[1].lower()
+    parse = _PARAMS_PARSERS.get(extension, _parse_yaml_params)
+    data = parse(text, display)
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ParamsFileError(f"expected a dictionary, got '{kind}' in file '{display}'")
+    return data
+
+
+_INDEX = re.compile(r"-?[0-9]+")
+_MISSING = object()
+
+
+def _step(value: Any, segment: str) -> Any:
+    index = int(segment) if _INDEX.fullmatch(segment) else None
+    if isinstance(value, Mapping):
+        if segment in value:
+            return value[segment]
+        return _MISSING if index is None else value.get(index, _MISSING)
+    if isinstance(value, (list, tuple)) and index is not None:
+        return value[index] if -len(value) <= index < len(value) else _MISSING
+    return _MISSING
+
+
+def get_key_path(data: Mapping[Any, Any], key: str) -> Any:
+    """The value at a dotted key path; list items are selected by index.
+
+        >>> get_key_path({"train": {"layers": [16, {"size": 32}]}}, "train.layers.1.size")
+        32
+
+    Raises KeyError when any segment is absent. Like DVC, a segment that is an
+    integer also finds an integer mapping key, and negative list indices count
+    from the end. Glob characters have no special meaning.
+    """
+    value: Any = data
+    for segment in key.split("."):
+        value = _step(value, segment)
+        if value is _MISSING:
+            raise KeyError(key)
+    return value
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text exactly as DVC writes it (ruamel round-trip, block style).
+
+    >>> print(dump_yaml({"schema": "2.0", "stages": {"a": {"cmd": "echo", "deps": ["x"]}}}))
+    schema: '2.0'
+    stages:
+      a:
+        cmd: echo
+        deps:
+        - x
+    <BLANKLINE>
+    """
+    from collections import OrderedDict
+
+    from ruamel.yaml import YAML
+
+    writer = YAML()
+    writer.default_flow_style = False
+    writer.Representer.add_representer(OrderedDict, writer.Representer.represent_dict)
+    stream = io.StringIO()
+    writer.dump(data, stream)
+    return stream.getvalue()

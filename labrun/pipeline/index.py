@@ -1,0 +1,110 @@
+"""The project index: every dvc file and stage of a project, found by walking it.
+
+    >>> idx = Index.load(root, parsing=ParsingConfig())      # doctest: +SKIP
+    >>> [s.addressing_from(".") for s in idx.stages]         # doctest: +SKIP
+    ['data.dvc', 'prep', 'train@cnn', 'sub/dvc.yaml:eval']
+
+Discovery order is deterministic: at each directory its dvc files (sorted by
+name), then its subdirectories (sorted). A directory that is an output of an
+already loaded stage, a nested project (own `.dvc/`), and anything excluded by
+`.dvcignore` are not descended into.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from labrun.pipeline.dvcfile import PipelineFile, load_dvcfile_stage
+from labrun.pipeline.interpolate import ParsingConfig
+from labrun.pipeline.stage import Stage
+
+PIPELINE_FILE = "dvc.yaml"
+IgnoreFn = Callable[[str, bool], bool]
+_ALWAYS_SKIPPED = frozenset({".git", ".hg", ".dvc"})
+
+
+def is_dvcfile_name(name: str) -> bool:
+    """True for `dvc.yaml` and `*.dvc` names (the files that define stages)."""
+    base = posixpath.basename(name)
+    return base == PIPELINE_FILE or (base.endswith(".dvc") and base != ".dvc")
+
+
+def _never(_path: str, _is_dir: bool) -> bool:
+    return False
+
+
+@dataclass
+class Index:
+    """Every stage of the project, in discovery order, with the files they came from."""
+
+    root: str
+    stages: list[Stage]
+    pipelines: dict[str, PipelineFile] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls, root: str, parsing: ParsingConfig | None = None, ignore: IgnoreFn | None = None
+    ) -> Index:
+        """Walk the project and load every dvc file (any error aborts, as in DVC)."""
+        parsing = parsing or ParsingConfig()
+        index = cls(root, [])
+        out_dirs: set[str] = set()
+        for relpath in iter_dvcfiles(root, ignore or _never, out_dirs):
+            new = index.add_file(relpath, parsing)
+            for stage in new:
+                out_dirs.update(_out_relpaths(root, stage))
+        return index
+
+    def add_file(self, relpath: str, parsing: ParsingConfig) -> list[Stage]:
+        """Load one dvc file into the index and return its stages."""
+        if posixpath.basename(relpath) == PIPELINE_FILE:
+            pipeline = PipelineFile.load(self.root, relpath, parsing)
+            self.pipelines[relpath] = pipeline
+            new = pipeline.stages()
+        else:
+            new = [load_dvcfile_stage(self.root, relpath)]
+        self.stages.extend(new)
+        return new
+
+    def warnings(self) -> list[str]:
+        """Warnings collected while resolving the pipelines (e.g. shadowed `item`)."""
+        return [w for p in self.pipelines.values() for w in p.warnings]
+
+
+def _out_relpaths(root: str, stage: Stage) -> Iterator[str]:
+    for out in stage.outs:
+        full = stage.abspath(root, out.path)
+        rel = os.path.relpath(full, root)
+        if not rel.startswith(".."):
+            yield rel.replace(os.sep, "/")
+
+
+def iter_dvcfiles(root: str, ignore: IgnoreFn, out_dirs: set[str] | None = None) -> Iterator[str]:
+    """Project-relative paths of dvc files, depth-first, top-down, sorted by name.
+
+    ``out_dirs`` may grow while iterating (outputs of the files yielded so far):
+    such directories are not descended into.
+    """
+    yield from _walk(root, ".", ignore, out_dirs if out_dirs is not None else set())
+
+
+def _walk(root: str, rel: str, ignore: IgnoreFn, skip: set[str]) -> Iterator[str]:
+    full = root if rel == "." else os.path.join(root, rel)
+    try:
+        entries = sorted(os.scandir(full), key=lambda e: e.name)
+    except OSError:
+        return
+    subdirs: list[str] = []
+    for entry in entries:
+        child = entry.name if rel == "." else f"{rel}/{entry.name}"
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name not in _ALWAYS_SKIPPED and not ignore(child, True):
+                subdirs.append(child)
+        elif is_dvcfile_name(entry.name) and not ignore(child, False):
+            yield child
+    for sub in subdirs:
+        if sub not in skip and not os.path.isdir(os.path.join(root, sub, ".dvc")):
+            yield from _walk(root, sub, ignore, skip)

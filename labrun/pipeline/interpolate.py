@@ -1,0 +1,343 @@
+"""`${...}` expressions and the templating context of a `dvc.yaml`.
+
+Pure functions over plain Python values: nothing here reads files. The loader
+(`labrun.pipeline.dvcfile`) builds a :class:`Context` from params/vars files and
+calls :func:`resolve` on each stage definition.
+
+    >>> ctx = Context()
+    >>> ctx.merge({"lr": 0.1, "opts": {"n": 2, "flag": True}}, source="params.yaml")
+    >>> resolve("python train.py --lr ${lr}", ctx, field="cmd")
+    'python train.py --lr 0.1'
+    >>> resolve("${lr}", ctx, field="cmd")   # a whole-string expression keeps its type
+    0.1
+    >>> resolve("train ${opts}", ctx, field="cmd")
+    'train --n 2 --flag'
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from labrun.errors import LabrunError
+
+# `${` not preceded by a backslash, then the shortest text up to the next `}`.
+_EXPR = re.compile(r"(?<!\\)\$\{(?P<inner>.*?)\}", re.DOTALL)
+_PRIMITIVES = (str, int, float, bool)
+
+
+class ExpressionError(LabrunError):
+    """An expression is malformed or names a missing key (message without location)."""
+
+
+class MissingKeyError(ExpressionError):
+    """An expression names a key that no variable source defines."""
+
+
+class MergeError(LabrunError):
+    """Two variable sources define the same key, or a reserved key is redefined."""
+
+
+@dataclass(frozen=True)
+class ParsingConfig:
+    """How a mapping is unpacked into command-line options (`[parsing]` in config)."""
+
+    bool_style: str = "store_true"  # or "boolean_optional"
+    list_style: str = "nargs"  # or "append"
+
+
+def has_expression(value: str) -> bool:
+    """True if the string holds at least one unescaped `${...}`."""
+    return "${" in value and _EXPR.search(value) is not None
+
+
+def parse_expression(inner: str) -> str:
+    """Validate the text between `${` and `}` and return it as a dotted key.
+
+    `a[0].b` becomes `a.0.b`; a malformed expression raises ExpressionError with
+    a pointer to the offending character.
+    """
+    parts: list[str] = []
+    pos = 0
+    word, pos = _read_word(inner, pos)
+    if not word:
+        _syntax_error(inner, pos, "Expected W:(^.[])")
+    parts.append(word)
+    while pos < len(inner):
+        char = inner[pos]
+        if char == ".":
+            word, pos = _read_word(inner, pos + 1)
+            if not word:
+                _syntax_error(inner, pos - 1, f"Expected end of text, found {char!r}")
+        elif char == "[":
+            word, pos = _read_word(inner, pos + 1)
+            if not word or pos >= len(inner) or inner[pos] != "]":
+                _syntax_error(inner, pos - 1 if not word else pos, "Expected ']'")
+            pos += 1
+        else:
+            _syntax_error(inner, pos, f"Expected end of text, found {char!r}")
+        parts.append(word)
+    return ".".join(parts)
+
+
+def _read_word(text: str, pos: int) -> tuple[str, int]:
+    end = pos
+    while end < len(text) and text[end] not in ".[]":
+        end += 1
+    return text[pos:end], end
+
+
+def _syntax_error(inner: str, pos: int, what: str) -> None:
+    col = pos + 2  # the pointer is under the text with `${` in front
+    raise ExpressionError(
+        "${" + inner + "}\n" + " " * col + "^\n"
+        f"ParseException: {what}  (at char {col}), (line:1, col:{col + 1})"
+    )
+
+
+@dataclass
+class Context:
+    """The variables visible to `${...}`: params.yaml, `vars`, `item` and `key`.
+
+    Keeps, for error messages, which source defined each key, and which files
+    were loaded whole (None) or partially (list of keys).
+    """
+
+    data: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    imports: dict[str, list[str] | None] = field(default_factory=dict)
+    reserved: set[str] = field(default_factory=set)
+
+    def copy(self) -> Context:
+        """A copy whose merges do not affect this context."""
+        return Context(
+            _deepcopy(self.data), dict(self.sources), dict(self.imports), set(self.reserved)
+        )
+
+    def merge(self, values: Mapping[Any, Any], *, source: str) -> None:
+        """Merge a mapping in; redefining an existing leaf is a MergeError."""
+        clash = self.reserved.intersection(k for k in values if isinstance(k, str))
+        if clash:
+            noun = "keys" if len(clash) > 1 else "key"
+            raise MergeError(f"attempted to modify reserved {noun} {', '.join(sorted(clash))}")
+        _merge_into(self.data, _clean(values, source), source, "", self.sources)
+
+    def select(self, key: str) -> Any:
+        """The value at a dotted key (`a.b.0`); ExpressionError if absent."""
+        node: Any = self.data
+        for raw in key.split("."):
+            part = raw.strip()
+            try:
+                if isinstance(node, Mapping):
+                    node = node[part]
+                elif isinstance(node, list | tuple):
+                    node = node[int(part)]
+                else:
+                    raise LookupError(part)
+            except (LookupError, ValueError):
+                raise MissingKeyError(f"Could not find '{key}'") from None
+        return node
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
+    @contextmanager
+    def temporarily(self, values: dict[str, Any]) -> Iterator[None]:
+        """Set top-level keys (`item`, `key`) for a block and reserve them."""
+        saved = {k: self.data[k] for k in values if k in self.data}
+        self.data.update(values)
+        newly_reserved = set(values) - self.reserved
+        self.reserved |= newly_reserved
+        try:
+            yield
+        finally:
+            for k in values:
+                self.data.pop(k, None)
+            self.data.update(saved)
+            self.reserved -= newly_reserved
+
+
+def _deepcopy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deepcopy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deepcopy(v) for v in value]
+    return value
+
+
+def _clean(values: Mapping[Any, Any], source: str, prefix: str = "") -> dict[str, Any]:
+    """Drop non-string keys and reject values a context cannot hold (e.g. dates)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(key, str):
+            out[key] = _clean_value(value, source, f"{prefix}{key}")
+    return out
+
+
+def _clean_value(value: Any, source: str, path: str) -> Any:
+    if value is None or isinstance(value, _PRIMITIVES):
+        return value
+    if isinstance(value, Mapping):
+        return _clean(value, source, path + ".")
+    if isinstance(value, list | tuple):
+        return [_clean_value(v, source, f"{path}.{i}") for i, v in enumerate(value)]
+    raise MergeError(
+        f"Unsupported value of type '{type(value).__name__}' in '{source}:{path}'",
+        hint="quote the value in the file so that it is read as a string",
+    )
+
+
+def _merge_into(
+    into: dict[str, Any], new: dict[str, Any], source: str, prefix: str, sources: dict[str, str]
+) -> None:
+    for key, value in new.items():
+        path = prefix + key
+        if key not in into:
+            into[key] = value
+            sources[path] = source
+        elif isinstance(into[key], dict) and isinstance(value, dict):
+            _merge_into(into[key], value, source, path + ".", sources)
+        else:
+            raise MergeError(
+                f"cannot redefine '{path}' from '{source}' "
+                f"as it already exists in '{_source_of(path, sources)}'"
+            )
+
+
+def _source_of(path: str, sources: dict[str, str]) -> str:
+    while path not in sources and "." in path:
+        path = path.rsplit(".", 1)[0]
+    return sources.get(path, "?")
+
+
+def resolve(value: Any, ctx: Context, *, field: str, parsing: ParsingConfig | None = None) -> Any:
+    """Resolve every `${...}` in a value (strings, list items, mapping keys and values).
+
+    `field` is the stage field being resolved (`cmd`, `deps`, `foreach`...): it
+    decides whether a mapping may be interpolated (unpacked in `cmd`; kept as
+    data in `foreach`/`matrix`).
+    """
+    if isinstance(value, str):
+        return resolve_str(value, ctx, field=field, parsing=parsing)
+    if isinstance(value, Mapping):
+        return {
+            resolve(k, ctx, field=field, parsing=parsing): resolve(
+                v, ctx, field=field, parsing=parsing
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [resolve(v, ctx, field=field, parsing=parsing) for v in value]
+    return value
+
+
+def resolve_str(
+    text: str, ctx: Context, *, field: str, parsing: ParsingConfig | None = None
+) -> Any:
+    """Resolve one string; a string that is exactly one expression keeps the value's type."""
+    if "${" not in text:
+        return text
+    matches = list(_EXPR.finditer(text))
+    if not matches:
+        return text.replace("\\${", "${")
+    if len(matches) == 1 and matches[0].group(0) == text:
+        value = ctx.select(parse_expression(matches[0]["inner"]))
+        _check_interpolable(value, field)
+        return value
+    pieces: list[str] = []
+    last = 0
+    for match in matches:
+        value = ctx.select(parse_expression(match["inner"]))
+        _check_interpolable(value, field)
+        pieces.append(text[last : match.start()])
+        pieces.append(to_text(value, parsing or ParsingConfig()))
+        last = match.end()
+    pieces.append(text[last:])
+    return "".join(pieces).replace("\\${", "${")
+
+
+def check_syntax(value: Any) -> None:
+    """Raise ExpressionError for the first malformed expression anywhere in a value."""
+    if isinstance(value, str):
+        for match in _EXPR.finditer(value):
+            parse_expression(match["inner"])
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            check_syntax(k)
+            check_syntax(v)
+    elif isinstance(value, list):
+        for v in value:
+            check_syntax(v)
+
+
+def find_expression(value: Any) -> bool:
+    """True if any string inside a value (keys included) holds an expression."""
+    if isinstance(value, str):
+        return has_expression(value)
+    if isinstance(value, Mapping):
+        return any(find_expression(k) or find_expression(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(find_expression(v) for v in value)
+    return False
+
+
+def _check_interpolable(value: Any, field: str) -> None:
+    if value is None or isinstance(value, _PRIMITIVES) or "foreach" in field:
+        return
+    if isinstance(value, Mapping) and field == "cmd":
+        return
+    raise ExpressionError(f"Cannot interpolate data of type '{type(value).__name__}'")
+
+
+def to_text(value: Any, parsing: ParsingConfig) -> str:
+    """A value as it appears inside a larger string (`true`, `0.1`, `None`, options)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return _unpack_options(value, parsing)
+    return str(value)
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            yield from _flatten(value, f"{prefix}{key}.")  # an empty mapping adds nothing
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _unpack_options(data: Mapping[str, Any], parsing: ParsingConfig) -> str:
+    """A mapping as command-line options: `{n: 1, flag: true}` → `--n 1 --flag`."""
+    words: list[str] = []
+    for key, value in _flatten(data):
+        if isinstance(value, bool):
+            if value:
+                words.append(f"--{key}")
+            elif parsing.bool_style == "boolean_optional":
+                words.append(f"--no-{key}")
+        elif isinstance(value, str):
+            words.append(f"--{key} {shlex.quote(value)}")
+        elif isinstance(value, list | tuple):
+            words.extend(_unpack_list(key, value, parsing))
+        else:
+            words.append(f"--{key} {value}")
+    return " ".join(w for w in words if w)
+
+
+def _unpack_list(
+    key: str, values: list[Any] | tuple[Any, ...], parsing: ParsingConfig
+) -> list[str]:
+    items: list[str] = []
+    for item in values:
+        if isinstance(item, list | tuple | Mapping):
+            raise ExpressionError(f"Cannot interpolate nested iterable in '{key}'")
+        items.append(shlex.quote(item) if isinstance(item, str) else str(item))
+    if not items:
+        return []
+    if parsing.list_style == "append":
+        return [f"--{key} {item}" for item in items]
+    return [f"--{key} " + " ".join(items)]

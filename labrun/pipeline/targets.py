@@ -1,0 +1,128 @@
+"""Targets: what `stage`, `path/dvc.yaml:stage@key`, `x.dvc`, `-R dir`, `--glob` select.
+
+>>> parse_target("sub/dvc.yaml:train@cnn")
+('sub/dvc.yaml', 'train@cnn')
+>>> parse_target("train")
+('dvc.yaml', 'train')
+>>> parse_target("data.dvc")
+('data.dvc', None)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from labrun.errors import TargetError
+from labrun.pipeline.dvcfile import PipelineFile, load_dvcfile_stage
+from labrun.pipeline.index import PIPELINE_FILE, IgnoreFn, is_dvcfile_name, iter_dvcfiles
+from labrun.pipeline.interpolate import ParsingConfig
+from labrun.pipeline.stage import Stage
+
+_TARGET = re.compile(r"^(?P<path>.*?)(:(?P<name>[^\\/:]*))??$")
+
+
+def parse_target(target: str) -> tuple[str, str | None]:
+    """Split a target into (dvc file path, stage name or None), DVC's rules.
+
+    A bare word that is not a dvc file name is a stage of `./dvc.yaml`.
+    """
+    head, at, key = target.partition("@")
+    match = _TARGET.match(head)
+    assert match is not None
+    path, name = match["path"], match["name"]
+    if name is not None and at:
+        name = f"{name}@{key}"
+    elif name is None and at:
+        path = target  # `group@key` without a file: handled as a name below
+    if not path:
+        return PIPELINE_FILE, name
+    if posixpath.basename(path) == "dvc.lock":
+        suggestion = path[: -len("dvc.lock")] + PIPELINE_FILE
+        raise TargetError(f"Did you mean: `{suggestion}`?")
+    if name is None and not is_dvcfile_name(path):
+        return PIPELINE_FILE, target
+    return path, name
+
+
+@dataclass
+class Collector:
+    """Collects stages for targets, loading only the dvc files it needs."""
+
+    root: str
+    cwd_rel: str = "."
+    parsing: ParsingConfig = field(default_factory=ParsingConfig)
+    ignore: IgnoreFn | None = None
+    loader: Callable[[str], list[Stage]] | None = None
+    _files: dict[str, PipelineFile] = field(default_factory=dict)
+
+    def collect(self, target: str, *, recursive: bool = False, glob: bool = False) -> list[Stage]:
+        """Stages selected by one target (see the module docstring)."""
+        if recursive and os.path.isdir(self._abs(target)):
+            return self._collect_dir(target)
+        if glob:
+            return self._collect_glob(target)
+        path, name = parse_target(target)
+        relpath = self._relpath(path)
+        self._check_file(path, relpath)
+        if not relpath.endswith(PIPELINE_FILE):
+            return self._stages_of(relpath)
+        if name is None:
+            return self._stages_of(relpath)
+        return self.pipeline(relpath).select(name, shown=path)
+
+    def pipeline(self, relpath: str, shown: str | None = None) -> PipelineFile:
+        """The loaded `dvc.yaml` at a project-relative path (cached)."""
+        if relpath not in self._files:
+            self._files[relpath] = PipelineFile.load(self.root, relpath, self.parsing)
+        pipeline = self._files[relpath]
+        return pipeline
+
+    def _stages_of(self, relpath: str) -> list[Stage]:
+        if self.loader is not None:
+            return self.loader(relpath)
+        if relpath.endswith(".dvc"):
+            return [load_dvcfile_stage(self.root, relpath)]
+        return self.pipeline(relpath).stages()
+
+    def _collect_dir(self, target: str) -> list[Stage]:
+        rel = self._relpath(target)
+        found: list[Stage] = []
+        base = os.path.join(self.root, rel)
+        for relpath in iter_dvcfiles(self.root, self.ignore or (lambda _p, _d: False)):
+            full = os.path.join(self.root, relpath)
+            if rel == "." or os.path.commonpath([full, base]) == base:
+                found.extend(self._stages_of(relpath))
+        return found
+
+    def _collect_glob(self, target: str) -> list[Stage]:
+        path, sep, pattern = target.rpartition(":")
+        relpath = self._relpath(path if sep else PIPELINE_FILE)
+        self._check_file(path or PIPELINE_FILE, relpath)
+        return [s for s in self._stages_of(relpath) if fnmatch.fnmatchcase(s.name, pattern)]
+
+    def _abs(self, path: str) -> str:
+        return os.path.normpath(os.path.join(self.root, self.cwd_rel, path))
+
+    def _relpath(self, path: str) -> str:
+        rel = os.path.relpath(self._abs(path), self.root)
+        return rel.replace(os.sep, "/")
+
+    def _check_file(self, path: str, relpath: str) -> None:
+        full = os.path.join(self.root, relpath)
+        if not is_dvcfile_name(relpath):
+            if os.path.exists(full):
+                base = posixpath.basename(path)
+                raise TargetError(
+                    f"bad DVC file name '{path}'. DVC files should be named 'dvc.yaml' "
+                    f"or have a '.dvc' suffix (e.g. '{base}.dvc')."
+                )
+            raise TargetError(f"'{full}' does not exist")
+        if not os.path.isfile(full):
+            raise TargetError(f"'{full}' does not exist")
+        if self.ignore is not None and self.ignore(relpath, False):
+            raise TargetError(f"'{path}' is dvc-ignored")

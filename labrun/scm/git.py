@@ -1,0 +1,49 @@
+"""Git: the only module that runs the `git` command (and, later, imports the git library).
+
+Errors from git become labrun errors here; nothing outside sees git's types.
+
+    >>> find_worktree("/home/u/proj/src")      # doctest: +SKIP
+    '/home/u/proj'
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+
+from labrun.errors import LabrunError
+
+
+class GitError(LabrunError):
+    """A git command failed."""
+
+
+def find_worktree(path: str) -> str | None:
+    """The top of the Git work tree containing ``path``, or None outside Git."""
+    current = os.path.abspath(path)
+    while True:
+        if os.path.exists(os.path.join(current, ".git")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def run_git(cwd: str, args: Sequence[str]) -> str:
+    """Run `git <args>` in ``cwd`` and return stdout; GitError with git's message on failure."""
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed", hint="install git and try again") from None
+    if proc.returncode != 0:
+        detail = proc.stderr.strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
+    return proc.stdout
+
+
+def add(cwd: str, paths: Sequence[str]) -> None:
+    """Stage files (`git add -- paths`)."""
+    if paths:
+        run_git(cwd, ["add", "--", *paths])

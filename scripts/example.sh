@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install labrun into .venv and run it on the bundled example project.
+# The example is copied to a scratch Git repository (default: $TMPDIR/labrun-example),
+# so the checkout stays clean. Usage: bash scripts/example.sh [WORKDIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e . >/dev/null
+LABRUN="$PWD/.venv/bin/labrun"
+
+work=${1:-${TMPDIR:-/tmp}/labrun-example}
+rm -rf "$work"
+mkdir -p "$work"
+cp -R examples/churn/. "$work/"
+cd "$work"
+git init -q
+git config user.name >/dev/null || git config user.name "labrun example"
+git config user.email >/dev/null || git config user.email "example@labrun.invalid"
+"$LABRUN" init -q
+git add -A && git commit -q -m "churn example"
+
+echo "== labrun stage list   (in $work)"
+"$LABRUN" stage list
+echo
+echo "== labrun dag"
+"$LABRUN" dag
+echo
+echo "== labrun dag --md"
+"$LABRUN" dag --md

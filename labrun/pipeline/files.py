@@ -3,7 +3,7 @@
 Reading is YAML 1.2 (as ruamel.yaml's safe loader resolves it, which is what DVC
 uses) but runs on libyaml: a fast path builds plain Python values straight from
 libyaml's event stream. Anything the fast path does not handle itself (explicit
-tags, merge keys, directives, duplicate keys, syntax errors) is handed to
+tags, merge keys, directives, duplicate keys, tabs, syntax errors) is handed to
 ruamel.yaml's pure-Python safe loader, the reference, so that the values and
 the error messages are exactly DVC's.
 
@@ -174,7 +174,7 @@ _TAG_OF_TYPE = {bool: "bool", int: "int", float: "float", type(None): "null", st
 
 
 class _Loader(yaml.CSafeLoader):
-    """libyaml's parser with YAML 1.2 implicit resolution (used to compose with marks)."""
+    """libyaml's parser; its resolver (used when composing nodes with marks) is YAML 1.2."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
@@ -227,32 +227,56 @@ def _event_value(event: Any, anchors: dict[str, Any]) -> Any:
     return value
 
 
+def _structural_event(
+    event: Any, stack: list[Any], keys: list[Any], anchors: dict[str, Any]
+) -> None:
+    kind = type(event)
+    if kind is MappingEndEvent or kind is SequenceEndEvent:
+        stack.pop()
+        keys.pop()
+    elif kind is ScalarEvent or kind is AliasEvent:
+        _attach(stack, keys, _event_value(event, anchors))
+    elif kind is MappingStartEvent or kind is SequenceStartEvent:
+        value = _event_value(event, anchors)
+        _attach(stack, keys, value)
+        stack.append(value)
+        keys.append(_NOKEY)
+    elif kind is DocumentStartEvent and (len(stack[0]) or event.version or event.tags):
+        raise _Fallback("document")  # a second document, or directives
+
+
 def _load_fast(text: str) -> Any:
-    """Build the document from libyaml events; raise _Fallback for anything unusual."""
+    """Build the document from libyaml events; raise _Fallback for anything unusual.
+
+    Plain scalars without anchor or tag, most of any file, are handled inline:
+    `top` and `key` mirror `stack[-1]` and `keys[-1]` in locals for speed.
+    """
     get_event = _Loader(text).get_event
-    stack: list[Any] = [[]]  # a root list collects the document
-    keys: list[Any] = [_NOKEY]
+    root: list[Any] = []  # collects the document
+    stack: list[Any] = [root]  # the open collections
+    keys: list[Any] = [_NOKEY]  # per open collection: a mapping key awaiting its value
     anchors: dict[str, Any] = {}
-    documents = 0
+    top: Any = root
+    key: Any = _NOKEY
     while True:
         event: Any = get_event()
-        kind = type(event)
-        if kind is MappingEndEvent or kind is SequenceEndEvent:
-            stack.pop()
-            keys.pop()
-        elif kind is ScalarEvent or kind is AliasEvent:
-            _attach(stack, keys, _event_value(event, anchors))
-        elif kind is MappingStartEvent or kind is SequenceStartEvent:
-            value = _event_value(event, anchors)
-            _attach(stack, keys, value)
-            stack.append(value)
-            keys.append(_NOKEY)
-        elif kind is DocumentStartEvent:
-            documents += 1
-            if documents > 1 or event.version or event.tags:
-                raise _Fallback("document")
-        elif kind is StreamEndEvent:
-            return stack[0][0] if stack[0] else None
+        if type(event) is ScalarEvent and event.anchor is None and event.tag is None:
+            value = resolve_plain(event.value) if event.implicit[0] else event.value
+            if type(top) is list:
+                top.append(value)
+            elif key is not _NOKEY:
+                top[key] = value
+                key = _NOKEY
+            elif value in top:
+                raise _Fallback("duplicate key")
+            else:
+                key = value
+            continue
+        if type(event) is StreamEndEvent:
+            return root[0] if root else None
+        keys[-1] = key
+        _structural_event(event, stack, keys, anchors)
+        top, key = stack[-1], keys[-1]
 
 
 # --- the reference path: ruamel.yaml's pure safe loader ---------------------------------

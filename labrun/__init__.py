@@ -7,8 +7,6 @@ error classes of :mod:`labrun.errors`. Attributes are loaded lazily so that
 
 from __future__ import annotations
 
-from typing import Any
-
 from labrun._version import __version__
 
 _API = ("init", "load_index", "open_project", "stage_list", "dag", "graph")
@@ -48,7 +46,7 @@ __all__ = [  # noqa: RUF022 - grouped: version, verbs, errors
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _API:
         from labrun import api
 

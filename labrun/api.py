@@ -12,7 +12,7 @@ returns values; errors are :class:`~labrun.errors.LabrunError` subclasses.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from labrun.errors import LabrunError
 from labrun.pipeline.dag import Graph, build_graph
@@ -22,6 +22,10 @@ from labrun.pipeline.interpolate import ParsingConfig
 from labrun.pipeline.stage import Stage
 from labrun.pipeline.targets import Collector
 from labrun.project import Project
+from labrun.repro import events
+from labrun.repro.options import ReproOptions
+from labrun.repro.scheduler import ReproFailedError, RunResult
+from labrun.repro.status import Reason, StageStatus
 
 PathOrProject = str | os.PathLike[str] | Project
 
@@ -30,14 +34,22 @@ __all__ = [
     "LabelGraph",
     "PathOrProject",
     "Project",
+    "Reason",
+    "ReproFailedError",
+    "ReproOptions",
+    "RunResult",
     "Stage",
+    "StageStatus",
     "collector",
     "dag",
+    "events",
     "graph",
     "init",
     "load_index",
     "open_project",
+    "repro",
     "stage_list",
+    "status",
 ]
 
 _DVCIGNORE_TEXT = (
@@ -180,6 +192,41 @@ def dag(
     else:
         labels = [s.addressing_from(cwd) for s in stages]
     return dagview.select(view, labels, full=full)
+
+
+def repro(
+    where: PathOrProject | None = None,
+    options: ReproOptions | None = None,
+    reporter: events.Reporter | None = None,
+    confirm: Callable[[str], bool] | None = None,
+) -> RunResult:
+    """Reproduce the targets' pipelines, as `dvc repro` does.
+
+    Progress goes to ``reporter`` as events; a failure raises ReproFailedError
+    after the stages that could run have run (per ``options.on_error``).
+
+        >>> r = repro("/tmp/proj", ReproOptions(targets=["train"]))   # doctest: +SKIP
+        >>> r.outcomes                                                 # doctest: +SKIP
+        {'prep': 'skipped', 'train': 'ran'}
+    """
+    from labrun.repro.engine import reproduce
+
+    project = open_project(where)
+    return reproduce(project, options or ReproOptions(), reporter or events.NullReporter(), confirm)
+
+
+def status(
+    where: PathOrProject | None = None, targets: Sequence[str] = (), *, with_deps: bool = False
+) -> list[StageStatus]:
+    """The status of every stage (or of the targets), each with its reasons.
+
+    >>> [s.stage.name for s in status("/tmp/proj") if s.stale]    # doctest: +SKIP
+    ['train']
+    """
+    from labrun.repro import engine
+
+    project = open_project(where)
+    return engine.status(project, targets, with_deps=with_deps)
 
 
 def graph(where: PathOrProject | None = None) -> Graph:

@@ -272,6 +272,15 @@ class RuleSet:
                         return not group.negated, rule
         return False, None
 
+    def decide_path(self, path: str, is_dir: bool) -> tuple[bool, Rule | None]:
+        """Like :meth:`decide`, but an ignored ancestor directory decides first."""
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            ignored, rule = self.decide("/".join(parts[:i]), True)
+            if ignored:
+                return ignored, rule
+        return self.decide(path, is_dir)
+
     def keep_files(self, prefix: str, entries: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
         """The file *entries* (of directory *prefix*, "…/" or "") that are not ignored.
 
@@ -322,9 +331,11 @@ def _read_rules(full: str, name: str, dirrel: str) -> list[Rule]:
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
-        pattern = reanchor(text, dirrel) if dirrel else text
         try:
-            rule = compile_rule(pattern, source=name, line=lineno, text=text)
+            # validity and no-ops are judged on the line as written, before re-anchoring
+            rule = compile_rule(text, source=name, line=lineno, text=text)
+            if rule is not None and dirrel:
+                rule = compile_rule(reanchor(text, dirrel), source=name, line=lineno, text=text)
         except ValueError as exc:
             raise IgnoreFileError(
                 f"invalid pattern '{text}' in '{name}', line {lineno}: {exc}",
@@ -357,7 +368,7 @@ class DvcIgnore:
         """*parent* plus the rules of ``<dirrel>/.dvcignore``, unless that file is ignored."""
         name = f"{dirrel}/{IGNORE_FILE}" if dirrel else IGNORE_FILE
         full = os.path.join(self.root, name)
-        if not os.path.isfile(full) or parent.decide(name, False)[0]:
+        if not os.path.isfile(full) or parent.decide_path(name, False)[0]:
             return parent
         rules = _read_rules(full, name, dirrel)
         return parent.extended(rules) if rules else parent
@@ -395,13 +406,8 @@ class DvcIgnore:
         if nested is not None:
             return nested
         rules = self.rules_for(relpath.rpartition("/")[0])
-        parts = relpath.split("/")
-        for i in range(1, len(parts) + 1):
-            last = i == len(parts)
-            ignored, rule = rules.decide("/".join(parts[:i]), is_dir or not last)
-            if last or ignored:
-                return None if rule is None else _as_match(rule, ignored)
-        return None
+        ignored, rule = rules.decide_path(relpath, is_dir)
+        return None if rule is None else _as_match(rule, ignored)
 
     def is_ignored(self, relpath: str, is_dir: bool = False) -> bool:
         """Whether *relpath* (relative to the root, ``/``-separated) is ignored.

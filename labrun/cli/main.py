@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, NoReturn
 
+TYPE_CHECKING = False  # typing is not imported at start-up: it costs milliseconds
 if TYPE_CHECKING:
     import argparse
+    from typing import NoReturn
 
 # name → (module under labrun.cli.commands, one-line help). Sub-commands such as
 # `stage list` are a group module that registers its own sub-parsers.
@@ -21,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("init", "Initialize a labrun/DVC project in the current directory."),
     "dag": ("dag", "Visualize the pipeline as a graph of stages or outputs."),
     "stage": ("stage", "Commands to list and inspect stages."),
+    "repro": ("repro", "Reproduce complete or partial pipelines by running their stages."),
+    "status": ("status", "Show changed stages, compared with the last recorded run."),
 }
 
 

@@ -47,3 +47,35 @@ def add(cwd: str, paths: Sequence[str]) -> None:
     """Stage files (`git add -- paths`)."""
     if paths:
         run_git(cwd, ["add", "--", *paths])
+
+
+def tracked(cwd: str, paths: Sequence[str]) -> set[str]:
+    """The given paths (or paths inside them) that Git tracks, as given."""
+    if not paths:
+        return set()
+    out = run_git(cwd, ["ls-files", "-z", "--", *paths])
+    found = {os.path.normpath(os.path.join(cwd, p)) for p in out.split("\0") if p}
+    return {
+        p
+        for p in paths
+        if any(
+            f == os.path.normpath(p) or f.startswith(os.path.normpath(p) + os.sep) for f in found
+        )
+    }
+
+
+def ignored(cwd: str, paths: Sequence[str]) -> set[str]:
+    """The given paths that Git ignores (`git check-ignore`)."""
+    if not paths:
+        return set()
+    proc = subprocess.run(
+        ["git", "check-ignore", "-z", "--stdin"],
+        cwd=cwd,
+        input="\0".join(paths) + "\0",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode not in (0, 1):
+        raise GitError(f"git check-ignore failed: {proc.stderr.strip()}")
+    return {p for p in proc.stdout.split("\0") if p}

@@ -13,6 +13,7 @@ PKG = Path(__file__).resolve().parents[2] / "labrun"
 FORBIDDEN = {
     "pipeline": {"cache", "repro", "experiments", "scm", "cli", "api"},
     "cache": {"pipeline", "repro", "experiments", "scm", "cli", "api"},
+    # repro edits .gitignore and asks Git what it tracks/ignores, as DVC's repro does
     "repro": {"experiments", "cli", "api"},
     "scm": {"pipeline", "cache", "repro", "experiments", "cli", "api"},
 }

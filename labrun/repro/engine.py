@@ -1,0 +1,147 @@
+"""One repro or status run over a project: collect, plan, execute, report.
+
+>>> result = reproduce(project, ReproOptions(targets=["train"]), reporter)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from labrun.errors import LabrunError
+from labrun.fsutil import FileLock, LockTimeoutError
+from labrun.pipeline.dag import build_graph, outputs_outside
+from labrun.pipeline.index import Index
+from labrun.pipeline.interpolate import ParsingConfig
+from labrun.pipeline.stage import Stage
+from labrun.pipeline.targets import Collector
+from labrun.project import Project
+from labrun.repro.context import Confirm, RunContext
+from labrun.repro.events import Reporter, RunFinished
+from labrun.repro.options import ReproOptions
+from labrun.repro.plan import Plan, make_plan, single_item_plan
+from labrun.repro.scheduler import RunResult, execute
+from labrun.repro.status import StageStatus, stage_status
+
+LOCK_TIMEOUT = 3.0
+
+
+def parsing_of(project: Project) -> ParsingConfig:
+    """The `[parsing]` config as templating options."""
+    cfg = project.config
+    return ParsingConfig(bool_style=cfg.parsing_bool, list_style=cfg.parsing_list)
+
+
+@contextmanager
+def project_lock(project: Project, *, shared: bool = False) -> Iterator[None]:
+    """The repo lock: readers share it, a writer waits briefly then fails clearly."""
+    tmp = os.path.join(project.dvc_dir, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    try:
+        with FileLock(os.path.join(tmp, "labrun.lock"), shared=shared, timeout=LOCK_TIMEOUT):
+            yield
+    except LockTimeoutError:
+        raise LabrunError(
+            "Unable to acquire lock. Most likely another labrun or DVC process is running.",
+            hint="wait for it to finish; a crashed process never leaves the lock behind",
+        ) from None
+
+
+def _collector(project: Project, index: Index | None) -> Collector:
+    from labrun.ignore import DvcIgnore
+
+    col = Collector(
+        project.root, project.cwd_rel, parsing_of(project), DvcIgnore(project.root).is_ignored
+    )
+    if index is not None:
+        col._files.update(index.pipelines)  # reuse what the index already parsed
+    return col
+
+
+def collect(project: Project, opts: ReproOptions, index: Index | None) -> list[Stage]:
+    """The target stages (default: `./dvc.yaml`)."""
+    col = _collector(project, index)
+    found: list[Stage] = []
+    for target in opts.targets or ["dvc.yaml"]:
+        found.extend(col.collect(target, recursive=opts.recursive, glob=opts.glob))
+    return found
+
+
+def plan_for(project: Project, opts: ReproOptions) -> Plan:
+    """Targets + flags → the ordered stages to evaluate."""
+    from labrun.ignore import DvcIgnore
+
+    if opts.single_item and not (opts.pipeline or opts.all_pipelines):
+        return single_item_plan(collect(project, opts, None))
+    index = Index.load(project.root, parsing_of(project), DvcIgnore(project.root).is_ignored)
+    graph = build_graph(project.root, index.stages, project.cwd_rel)
+    targets = index.stages if opts.all_pipelines else collect(project, opts, index)
+    return make_plan(graph, targets, opts)
+
+
+def reproduce(
+    project: Project, opts: ReproOptions, reporter: Reporter, confirm: Confirm | None = None
+) -> RunResult:
+    """Bring the targets up to date; ReproFailedError when stages failed."""
+    with project_lock(project):
+        plan = plan_for(project, opts)
+        bad = outputs_outside(project.root, plan.stages)
+        if bad:
+            raise LabrunError(
+                f"Cached output(s) outside of DVC project: {', '.join(bad)}.",
+                hint="use `cache: false` for outputs outside the project",
+            )
+        ctx = RunContext.open(project)
+        ctx.reporter, ctx.confirm = reporter, confirm
+        try:
+            result = execute(ctx, plan, opts)
+        except BaseException:
+            _undo_gitignore(ctx)  # as DVC: entries added by a failed run are removed again
+            ctx.close()
+            raise
+        _finish(ctx, reporter, opts, result.changed)
+        return result
+
+
+def _undo_gitignore(ctx: RunContext) -> None:
+    from labrun.scm import gitignore
+
+    for path in ctx.ignored_outs:
+        gitignore.remove_entry(path)
+
+
+def _finish(ctx: RunContext, reporter: Reporter, opts: ReproOptions, changed: bool) -> None:
+    touched = sorted(os.path.relpath(p, ctx.project.cwd) for p in ctx.touched)
+    git_add: list[str] = []
+    if touched and ctx.project.has_scm and not opts.dry:
+        if ctx.project.config.autostage:
+            from labrun.scm import git
+
+            git.add(ctx.project.cwd, touched)
+        else:
+            git_add = touched
+    reporter.emit(RunFinished("", changed=changed, git_add=git_add))
+    ctx.close()
+
+
+def status(
+    project: Project, targets: Sequence[str] = (), *, with_deps: bool = False
+) -> list[StageStatus]:
+    """The status of every stage, or of the targets (and their upstream with ``with_deps``)."""
+    from labrun.ignore import DvcIgnore
+
+    with project_lock(project, shared=True):
+        index = Index.load(project.root, parsing_of(project), DvcIgnore(project.root).is_ignored)
+        graph = build_graph(project.root, index.stages, project.cwd_rel)
+        if targets:
+            opts = ReproOptions(targets=tuple(targets))
+            chosen = collect(project, opts, index)
+            stages = make_plan(graph, chosen, opts).stages if with_deps else chosen
+        else:
+            stages = index.stages
+        ctx = RunContext.open(project)
+        try:
+            return [stage_status(ctx, s) for s in stages]
+        finally:
+            ctx.close()

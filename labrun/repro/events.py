@@ -1,0 +1,140 @@
+"""What the engine reports while it works: event values and the Reporter protocol.
+
+The engine never prints. Console output, `--json`, queue-worker logs and tests
+all consume the same stream of events.
+
+    >>> rec = RecordingReporter()
+    >>> rec.emit(StageSkipped("train"))
+    >>> rec.names(StageSkipped)
+    ['train']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event; ``stage`` is the stage's addressing ("" for run-level events)."""
+
+    stage: str
+
+
+@dataclass(frozen=True)
+class StageSkipped(Event):
+    """The stage did not change (``data_source``: a `.dvc` file)."""
+
+    data_source: bool = False
+
+
+@dataclass(frozen=True)
+class StageRestored(Event):
+    """Outputs were checked out of the run-cache instead of running the command."""
+
+
+@dataclass(frozen=True)
+class StageStarted(Event):
+    """The stage is about to run; ``reasons`` say why it is stale."""
+
+    reasons: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class CommandStarted(Event):
+    """One command line of the stage is about to start."""
+
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class StageVerifying(Event):
+    """A data source or frozen stage is re-verified instead of run."""
+
+    frozen: bool = False
+
+
+@dataclass(frozen=True)
+class StageSucceeded(Event):
+    """The stage ran (or was restored/verified) and its lock entry was written."""
+
+    ran: bool = True
+
+
+@dataclass(frozen=True)
+class StageFailed(Event):
+    """The stage failed; ``mode`` is the run's on-error policy, ``skipped`` the dependents
+    that will not run (keep-going)."""
+
+    message: str = ""
+    skipped: Sequence[str] = ()
+    mode: str = "fail"
+
+
+@dataclass(frozen=True)
+class LockWritten(Event):
+    """A lock file (or `.dvc` file) was written: ``verb`` is "generated" or "updated"."""
+
+    path: str = ""
+    verb: str = "updated"
+
+
+@dataclass(frozen=True)
+class Warning_(Event):  # the builtin name is taken
+    """Something the user should know that does not stop the run."""
+
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Output(Event):
+    """A line a stage's command printed, when output is captured (``-j N``)."""
+
+    line: str = ""
+    stream: str = "stdout"
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    """The whole run is over; files that changed and should be added to Git."""
+
+    changed: bool = False
+    git_add: Sequence[str] = ()
+
+
+class Reporter(Protocol):
+    """Receives the engine's events (console, JSON, logs, tests)."""
+
+    def emit(self, event: Event) -> None:
+        """Handle one event; must not raise."""
+
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass
+class RecordingReporter:
+    """Keeps every event, for tests and for callers that render afterwards."""
+
+    events: list[Event] = field(default_factory=list)
+
+    def emit(self, event: Event) -> None:
+        """Record the event."""
+        self.events.append(event)
+
+    def of(self, kind: type[E]) -> list[E]:
+        """The events of one kind, in order."""
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def names(self, kind: type[Event]) -> list[str]:
+        """Stage addressings of the events of one kind, in order."""
+        return [e.stage for e in self.of(kind)]
+
+
+class NullReporter:
+    """Discards every event."""
+
+    def emit(self, event: Event) -> None:
+        """Do nothing."""

@@ -1,0 +1,37 @@
+"""ReproOptions: every `repro` flag as one frozen value, passed from the CLI down.
+
+>>> ReproOptions(force=True, jobs=2).jobs
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+OnError = Literal["fail", "keep-going", "ignore"]
+
+
+@dataclass(frozen=True)
+class ReproOptions:
+    """Flags of `repro` (and of `exp run`, which reuses them)."""
+
+    targets: Sequence[str] = field(default_factory=tuple)
+    force: bool = False
+    single_item: bool = False
+    pipeline: bool = False
+    all_pipelines: bool = False
+    recursive: bool = False
+    downstream: bool = False
+    glob: bool = False
+    force_downstream: bool = False
+    interactive: bool = False
+    dry: bool = False
+    on_error: OnError = "fail"
+    no_commit: bool = False
+    no_run_cache: bool = False
+    allow_missing: bool = False
+    pull: bool = False
+    jobs: int = 1
+    env: tuple[tuple[str, str], ...] = ()  # extra environment for stage commands

@@ -1,0 +1,312 @@
+"""Reproduce one stage: decide, restore or run, save, write its lock entry.
+
+    >>> outcome = reproduce_stage(ctx, stage, ReproOptions())    # doctest: +SKIP
+    >>> outcome                                                   # doctest: +SKIP
+    'ran'
+
+Outcomes: "skipped" (up to date), "restored" (run-cache), "verified" (data
+source or frozen stage re-recorded), "ran". Failures raise StageError (or
+CommandError) with DVC's message; the scheduler decides what happens next.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from labrun.errors import LabrunError
+from labrun.pipeline import files
+from labrun.pipeline.lockfile import build_entry
+from labrun.pipeline.stage import Stage
+from labrun.repro import outputs
+from labrun.repro.context import RunContext, records_by_path
+from labrun.repro.events import (
+    CommandStarted,
+    LockWritten,
+    Output,
+    StageRestored,
+    StageSkipped,
+    StageStarted,
+    StageVerifying,
+)
+from labrun.repro.options import ReproOptions
+from labrun.repro.runcache import RunCache, can_cache, can_save, run_key
+from labrun.repro.status import StageStatus, stage_status
+
+
+class CommandError(LabrunError):
+    """A stage's command exited with a non-zero status."""
+
+
+def reproduce_stage(
+    ctx: RunContext, stage: Stage, opts: ReproOptions, *, force: bool = False
+) -> str:
+    """Bring one stage up to date (see the module docstring for outcomes).
+
+    ``force`` forces this stage only (`--force-downstream`); command output is
+    captured when ``ctx.capture`` is set (parallel runs).
+    """
+    addr = ctx.addressing(stage)
+    if stage.frozen and stage.cmd is not None:
+        ctx.warn(f"stage: '{addr}' is frozen. Its dependencies are not going to be reproduced.")
+    status: StageStatus | None = None
+    if not (force or opts.force):
+        status = stage_status(ctx, stage, allow_missing=opts.allow_missing)
+        if not status.stale:
+            ctx.reporter.emit(StageSkipped(addr, data_source=stage.is_data_source))
+            return "skipped"
+    if opts.interactive or ctx.project.config.interactive:
+        question = f"Going to reproduce stage: '{addr}'. Are you sure you want to continue?"
+        if ctx.confirm is None or not ctx.confirm(question):
+            raise LabrunError("reproduction aborted by the user")
+    if stage.is_data_source or stage.frozen:
+        return _verify(ctx, stage, opts)
+    return _run(ctx, stage, opts, status, force=force or opts.force)
+
+
+def _verify(ctx: RunContext, stage: Stage, opts: ReproOptions) -> str:
+    addr = ctx.addressing(stage)
+    ctx.reporter.emit(StageVerifying(addr, frozen=stage.frozen))
+    missing = [o.path for o in stage.outs if not os.path.lexists(stage.abspath(ctx.root, o.path))]
+    if missing:
+        noun = "'source'" if len(missing) == 1 else "'sources'"
+        raise outputs.StageError(f"missing data {noun}: {', '.join(missing)}")
+    if opts.dry:
+        return "verified"
+    saved = outputs.save_outs(ctx, stage, commit=not opts.no_commit)
+    if stage.is_data_source:
+        _write_dvcfile(ctx, stage, saved.records)
+    else:
+        deps, params = _recorded_deps(ctx, stage)
+        _write_entry(
+            ctx, stage, build_entry(stage.cmd, deps=deps, params=params, outs=saved.records)
+        )
+    return "verified"
+
+
+def _recorded_deps(ctx: RunContext, stage: Stage) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    entry = ctx.recorded(stage) or {}
+    deps = list(records_by_path(entry, "deps").values())
+    return deps, dict(entry.get("params") or {})
+
+
+def _run(
+    ctx: RunContext,
+    stage: Stage,
+    opts: ReproOptions,
+    status: StageStatus | None,
+    force: bool,
+) -> str:
+    addr = ctx.addressing(stage)
+    if not opts.dry:
+        outputs.remove_outs(ctx, stage)
+    deps: list[dict[str, Any]] = []
+    params: dict[str, Any] = {}
+    if not force:
+        deps, params = outputs.save_deps(ctx, stage)
+        if _try_restore(ctx, stage, opts, deps, params):
+            return "restored"
+    reasons = [str(r) for r in status.reasons] if status else ["forced"]
+    ctx.reporter.emit(StageStarted(addr, reasons))
+    commands = stage.cmd if isinstance(stage.cmd, list) else str(stage.cmd).splitlines()
+    for command in commands:
+        ctx.reporter.emit(CommandStarted(addr, str(command)))
+        if not opts.dry:
+            run_command(ctx, stage, str(command), opts)
+    if opts.dry:
+        return "ran"
+    if force:
+        deps, params = outputs.save_deps(ctx, stage)
+    _save(ctx, stage, opts, deps, params)
+    return "ran"
+
+
+def _save(
+    ctx: RunContext,
+    stage: Stage,
+    opts: ReproOptions,
+    deps: list[dict[str, Any]],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    saved = outputs.save_outs(ctx, stage, commit=not opts.no_commit)
+    entry = build_entry(stage.cmd, deps=deps, params=params, outs=saved.records)
+    if not opts.no_commit and can_cache(stage, ctx.root) and can_save(stage):
+        outputs.store_uncached_reports(ctx, stage, saved.records)
+        RunCache(str(ctx.odb.root)).save(entry)
+    _write_entry(ctx, stage, entry)
+    return entry
+
+
+def _try_restore(
+    ctx: RunContext,
+    stage: Stage,
+    opts: ReproOptions,
+    deps: list[dict[str, Any]],
+    params: dict[str, Any],
+) -> bool:
+    """Check outputs out of the run-cache (or the current lock entry) instead of running."""
+    if not can_cache(stage, ctx.root):
+        return False
+    # DVC quirk (repro.md 5.2): in --dry mode it looks up the run-cache with the *old*
+    # recorded dependency hashes and can print "is cached - skipping run" right before
+    # "Running stage". labrun hashes the current dependencies, so the message only
+    # appears when the outputs really could be restored.
+    candidates: list[dict[str, Any]] = []
+    current = ctx.recorded(stage)
+    probe = build_entry(
+        stage.cmd, deps=deps, params=params, outs=[{"path": o.path} for o in stage.outs]
+    )
+    if current and _same_inputs(current, probe) and _all_outs_recorded(stage, current):
+        candidates.append(current)
+    if not opts.no_run_cache:
+        candidates.extend(RunCache(str(ctx.odb.root)).lookup(run_key(probe)))
+    for candidate in candidates:
+        if outputs.objects_present(ctx, stage, candidate):
+            ctx.reporter.emit(StageRestored(ctx.addressing(stage)))
+            if opts.dry:
+                return False  # nothing is checked out in dry mode
+            outputs.checkout_records(ctx, stage, candidate)
+            _save(ctx, stage, opts, deps, params)
+            return True
+    return False
+
+
+def _same_inputs(recorded: dict[str, Any], probe: dict[str, Any]) -> bool:
+    keys = ("cmd", "deps", "params")
+    strip = _without_sizes
+    return all(strip(recorded.get(k)) == strip(probe.get(k)) for k in keys)
+
+
+def _without_sizes(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_sizes(v) for k, v in value.items() if k not in ("size", "nfiles")}
+    if isinstance(value, list):
+        return [_without_sizes(v) for v in value]
+    return value
+
+
+def _all_outs_recorded(stage: Stage, entry: dict[str, Any]) -> bool:
+    recorded = records_by_path(entry, "outs")
+    return all(o.path in recorded and "md5" in recorded[o.path] for o in stage.outs)
+
+
+def _write_entry(ctx: RunContext, stage: Stage, entry: dict[str, Any]) -> None:
+    with ctx.write_lock:
+        lock = ctx.lockfile(stage)
+        verb = lock.with_entry(stage.name, entry)
+        if verb is not None:
+            lock.save()
+            ctx.touched.add(os.path.join(ctx.root, lock.relpath))
+            path = ctx.relpath(os.path.join(ctx.root, lock.relpath))
+            ctx.reporter.emit(LockWritten(ctx.addressing(stage), path, verb))
+
+
+def _write_dvcfile(ctx: RunContext, stage: Stage, records: list[dict[str, Any]]) -> None:
+    """Rewrite a `.dvc` file with new hashes, keeping its other keys and flags."""
+    from labrun.fsutil import atomic_write
+
+    data = dict(stage.raw)
+    by_path = {r["path"]: r for r in records}
+    new_outs = []
+    for old in data.get("outs") or []:
+        record = by_path.get(old["path"], {})
+        hashes = {k: v for k, v in record.items() if k not in ("path", "hash")}
+        flags = {k: v for k, v in old.items() if k not in _HASH_KEYS}
+        tail = {"hash": "md5"} if "hash" in record else {}
+        new_outs.append({**hashes, **tail, "path": old["path"], **flags})
+    if new_outs == data.get("outs"):
+        return
+    data["outs"] = new_outs
+    with ctx.write_lock:
+        atomic_write(os.path.join(ctx.root, stage.dvcfile), files.dump_yaml(data).encode())
+        ctx.touched.add(os.path.join(ctx.root, stage.dvcfile))
+    path = ctx.relpath(os.path.join(ctx.root, stage.dvcfile))
+    ctx.reporter.emit(LockWritten(ctx.addressing(stage), path, "updated"))
+
+
+_HASH_KEYS = frozenset({"md5", "size", "nfiles", "isexec", "hash", "path", "etag", "checksum"})
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+def shell_argv(command: str) -> list[str]:
+    """How DVC runs a command line: `$SHELL -c` (bash/zsh/fish without rc files)."""
+    shell = os.environ.get("SHELL") or "/bin/sh"
+    name = os.path.basename(shell)
+    flags = {"bash": ["--noprofile", "--norc"], "zsh": ["--no-rcs"], "fish": ["--no-config"]}
+    return [shell, *flags.get(name, []), "-c", command]
+
+
+def command_env(ctx: RunContext, stage: Stage, opts: ReproOptions) -> dict[str, str]:
+    """The parent's environment plus DVC_ROOT (if unset), DVC_STAGE and run extras."""
+    env = dict(os.environ)
+    env.setdefault("DVC_ROOT", ctx.root)
+    env["DVC_STAGE"] = ctx.addressing(stage)
+    env.update(opts.env)
+    return env
+
+
+def run_command(ctx: RunContext, stage: Stage, command: str, opts: ReproOptions) -> None:
+    """Run one command line in the stage's wdir; CommandError on a non-zero exit."""
+    capture = ctx.capture
+    cwd = os.path.join(ctx.root, stage.wdir)
+    env = command_env(ctx, stage, opts)
+    out = subprocess.PIPE if capture else None
+    try:
+        proc = subprocess.Popen(
+            shell_argv(command),
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT if capture else None,
+            start_new_session=capture,
+        )
+    except OSError as exc:
+        raise CommandError(f"failed to run: {command}: {exc.strerror}") from None
+    reader = _stream(ctx, stage, proc) if capture else None
+    code = _wait(proc)
+    if reader is not None:
+        reader.join()
+    if code != 0:
+        raise CommandError(f"failed to run: {command}, exited with {code}")
+
+
+def _stream(ctx: RunContext, stage: Stage, proc: subprocess.Popen[bytes]) -> threading.Thread:
+    addr = ctx.addressing(stage)
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            ctx.reporter.emit(Output(addr, line))
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for the command; Ctrl-C goes to the command (its group), then labrun stops."""
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            if proc.poll() is None:
+                _interrupt(proc)
+            proc.wait()
+            raise
+
+
+def _interrupt(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        if sys.platform != "win32":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:  # pragma: no cover
+            proc.send_signal(signal.SIGINT)
+    except (ProcessLookupError, PermissionError):
+        pass

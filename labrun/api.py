@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from labrun.errors import LabrunError
 from labrun.pipeline.dag import Graph, build_graph
@@ -24,8 +25,26 @@ from labrun.pipeline.targets import Collector
 from labrun.project import Project
 from labrun.repro import events
 from labrun.repro.options import ReproOptions
-from labrun.repro.scheduler import ReproFailedError, RunResult
-from labrun.repro.status import Reason, StageStatus
+
+if TYPE_CHECKING:  # loaded on first use (see __getattr__): they pull in the cache and sqlite
+    from labrun.repro.scheduler import ReproFailedError, RunResult
+    from labrun.repro.status import Reason, StageStatus
+
+_LAZY = {
+    "ReproFailedError": "labrun.repro.scheduler",
+    "RunResult": "labrun.repro.scheduler",
+    "Reason": "labrun.repro.status",
+    "StageStatus": "labrun.repro.status",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Heavy names are imported when first used, so light commands start fast."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'labrun.api' has no attribute {name!r}")
 
 PathOrProject = str | os.PathLike[str] | Project
 

@@ -16,18 +16,12 @@ imported only when something is written.
 
 from __future__ import annotations
 
-import ast
-import datetime as dt
-import importlib
-import io
-import json
 import os
 import re
 import sys
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.events import (
@@ -42,6 +36,9 @@ from yaml.events import (
 )
 
 from labrun.errors import FileFormatError, ParamsFileError, YamlSyntaxError
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 
 class YamlReadError(YamlSyntaxError):
@@ -104,6 +101,8 @@ def _make_float(text: str) -> float:
 
 
 def _make_timestamp(text: str) -> dt.date | dt.datetime:
+    import datetime as dt  # only files with unquoted dates pay for it
+
     match = _TIMESTAMP_PARTS.match(text)
     if match is None:
         raise ValueError(f"failed to construct timestamp from {text!r}")
@@ -287,6 +286,8 @@ def load_yaml_reference(text: str) -> Any:
 
     Slow; used when the fast path declines and in tests as the reference.
     """
+    import warnings
+
     from ruamel.yaml import YAML
 
     with warnings.catch_warnings():
@@ -532,59 +533,6 @@ def locate_collection(text: str, keys: Sequence[str | int]) -> tuple[int, int] |
 # --- params files -----------------------------------------------------------------------
 
 
-def _literal(node: ast.expr) -> Any:
-    if isinstance(node, ast.Dict):
-        return {
-            _literal_key(k): ast.literal_eval(v)
-            for k, v in zip(node.keys, node.values, strict=True)
-        }
-    if isinstance(node, ast.List):
-        return [ast.literal_eval(item) for item in node.elts]
-    if isinstance(node, ast.Set):
-        return {ast.literal_eval(item) for item in node.elts}
-    if isinstance(node, ast.Tuple):
-        return tuple(ast.literal_eval(item) for item in node.elts)
-    return ast.literal_eval(node)
-
-
-def _literal_key(node: ast.expr | None) -> Any:
-    if node is None:  # `{**other}`
-        raise ValueError("dict unpacking")
-    return ast.literal_eval(node)
-
-
-def _target_name(target: ast.expr, only_self: bool) -> str:
-    if isinstance(target, ast.Name) and not only_self:
-        return target.id
-    value = getattr(target, "value", None)
-    if isinstance(target, ast.Attribute) and isinstance(value, ast.Name) and value.id == "self":
-        return target.attr
-    raise ValueError("not a parameter assignment")
-
-
-def _assignment(stmt: ast.Assign | ast.AnnAssign, only_self: bool) -> dict[str, Any]:
-    targets = [stmt.target] if isinstance(stmt, ast.AnnAssign) else stmt.targets
-    if len(targets) != 1 or stmt.value is None:
-        raise ValueError("not a single assignment")
-    return {_target_name(targets[0], only_self): _literal(stmt.value)}
-
-
-def _python_params(body: list[ast.stmt], only_self: bool = False) -> dict[str, Any]:
-    """Module/class-level literal assignments; `self.x = ...` directly in `__init__`."""
-    result: dict[str, Any] = {}
-    for stmt in body:
-        try:
-            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-                result.update(_assignment(stmt, only_self))
-            elif isinstance(stmt, ast.ClassDef):
-                result[stmt.name] = _python_params(stmt.body)
-            elif isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
-                result.update(_python_params(stmt.body, only_self=True))
-        except (ValueError, TypeError, RecursionError):
-            continue
-    return result
-
-
 def _corrupted(display: str, kind: str, cause: object) -> ParamsFileError:
     shown = os.path.normpath(display)
     return ParamsFileError(
@@ -593,14 +541,17 @@ def _corrupted(display: str, kind: str, cause: object) -> ParamsFileError:
 
 
 def _parse_python(text: str, display: str) -> dict[str, Any]:
+    from labrun.pipeline.pyparams import read_python_params
+
     try:
-        tree = ast.parse(text, filename=display)
+        return read_python_params(text, display)
     except (SyntaxError, ValueError) as exc:
         raise _corrupted(display, "Python", exc) from None
-    return _python_params(tree.body)
 
 
 def _parse_json(text: str, display: str) -> Any:
+    import json
+
     try:
         return json.loads(text) or {}
     except json.JSONDecodeError as exc:
@@ -608,6 +559,8 @@ def _parse_json(text: str, display: str) -> Any:
 
 
 def _parse_toml(text: str, display: str) -> Any:
+    import importlib
+
     toml = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
     try:
         return toml.loads(text)
@@ -704,6 +657,8 @@ def dump_yaml(data: Any) -> str:
     writer = YAML()
     writer.default_flow_style = False
     writer.Representer.add_representer(OrderedDict, writer.Representer.represent_dict)
+    import io
+
     stream = io.StringIO()
     writer.dump(data, stream)
     return stream.getvalue()

@@ -23,14 +23,15 @@ from labrun.pipeline.interpolate import ParsingConfig
 from labrun.pipeline.stage import Stage
 from labrun.pipeline.targets import Collector
 from labrun.project import Project
-from labrun.repro import events
-from labrun.repro.options import ReproOptions
 
-if TYPE_CHECKING:  # loaded on first use (see __getattr__): they pull in the cache and sqlite
+if TYPE_CHECKING:  # loaded on first use (see __getattr__): start-up is a feature
+    from labrun.repro import events
+    from labrun.repro.options import ReproOptions
     from labrun.repro.scheduler import ReproFailedError, RunResult
     from labrun.repro.status import Reason, StageStatus
 
 _LAZY = {
+    "ReproOptions": "labrun.repro.options",
     "ReproFailedError": "labrun.repro.scheduler",
     "RunResult": "labrun.repro.scheduler",
     "Reason": "labrun.repro.status",
@@ -40,11 +41,14 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Heavy names are imported when first used, so light commands start fast."""
-    if name in _LAZY:
-        from importlib import import_module
+    from importlib import import_module
 
+    if name == "events":
+        return import_module("labrun.repro.events")
+    if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'labrun.api' has no attribute {name!r}")
+
 
 PathOrProject = str | os.PathLike[str] | Project
 
@@ -152,10 +156,17 @@ def _ignore(project: Project):  # type: ignore[no-untyped-def]
     return DvcIgnore(project.root).is_ignored
 
 
-def load_index(where: PathOrProject | None = None) -> Index:
+Warn = Callable[[str], None]
+
+
+def load_index(where: PathOrProject | None = None, on_warning: Warn | None = None) -> Index:
     """Every stage of the project (any broken dvc file is an error)."""
     project = open_project(where)
-    return Index.load(project.root, parsing=_parsing(project), ignore=_ignore(project))
+    index = Index.load(project.root, parsing=_parsing(project), ignore=_ignore(project))
+    for message in index.warnings():
+        if on_warning is not None:
+            on_warning(message)
+    return index
 
 
 def collector(project: Project) -> Collector:
@@ -169,16 +180,23 @@ def stage_list(
     *,
     all_stages: bool = False,
     recursive: bool = False,
+    on_warning: Warn | None = None,
 ) -> list[Stage]:
-    """Stages of the targets (default `./dvc.yaml`), or of the whole project with all_stages."""
+    """Stages of the targets (default `./dvc.yaml`), or of the whole project with all_stages.
+
+    Warnings met while resolving (e.g. a shadowed `item`) go to ``on_warning``.
+    """
     project = open_project(where)
     if all_stages:
-        return load_index(project).stages
+        return load_index(project, on_warning).stages
     found: dict[tuple[str, str], Stage] = {}
     col = collector(project)
     for target in targets or ["dvc.yaml"]:
         for stage in col.collect(target, recursive=recursive):
             found.setdefault((stage.dvcfile, stage.name), stage)
+    for message in col.warnings():
+        if on_warning is not None:
+            on_warning(message)
     return list(found.values())
 
 
@@ -188,6 +206,7 @@ def dag(
     *,
     full: bool = False,
     outs: bool = False,
+    on_warning: Warn | None = None,
 ) -> LabelGraph:
     """The project graph (or the part around ``target``), of stages or of outputs.
 
@@ -196,7 +215,7 @@ def dag(
     from labrun.pipeline import dagview
 
     project = open_project(where)
-    index = load_index(project)
+    index = load_index(project, on_warning)
     graph = build_graph(project.root, index.stages, project.cwd_rel)
     cwd = project.cwd_rel
     if outs:
@@ -229,9 +248,11 @@ def repro(
         {'prep': 'skipped', 'train': 'ran'}
     """
     from labrun.repro.engine import reproduce
+    from labrun.repro.events import NullReporter
+    from labrun.repro.options import ReproOptions
 
     project = open_project(where)
-    return reproduce(project, options or ReproOptions(), reporter or events.NullReporter(), confirm)
+    return reproduce(project, options or ReproOptions(), reporter or NullReporter(), confirm)
 
 
 def status(
@@ -252,3 +273,216 @@ def graph(where: PathOrProject | None = None) -> Graph:
     """The checked project graph (cycles, duplicate/overlapping outputs are errors)."""
     project = open_project(where)
     return build_graph(project.root, load_index(project).stages, project.cwd_rel)
+
+
+# -- data commands --
+
+if TYPE_CHECKING:
+    from labrun.repro.tracking import (
+        AddResult,
+        CheckoutFailedError,
+        CheckoutOptions,
+        CheckoutSummary,
+        CommitOptions,
+        DataCommandError,
+        GcOptions,
+        GcResult,
+    )
+
+__all__ += [
+    "AddResult",
+    "CheckoutFailedError",
+    "CheckoutOptions",
+    "CheckoutSummary",
+    "CommitOptions",
+    "DataCommandError",
+    "GcOptions",
+    "GcResult",
+    "add",
+    "cache_dir",
+    "checkout",
+    "commit",
+    "gc",
+]
+_TRACKING_NAMES: tuple[str, ...] = ("AddResult", "CheckoutFailedError", "CheckoutOptions")
+_TRACKING_NAMES += ("CheckoutSummary", "CommitOptions", "DataCommandError", "GcOptions", "GcResult")
+_LAZY.update(dict.fromkeys(_TRACKING_NAMES, "labrun.repro.tracking"))
+
+
+def add(
+    where: PathOrProject | None = None,
+    targets: Sequence[str] = (),
+    *,
+    no_commit: bool = False,
+    glob: bool = False,
+    reporter: events.Reporter | None = None,
+) -> AddResult:
+    """Track files or directories with `.dvc` files and the cache, as `dvc add` does.
+
+    ``result.git_add`` lists the files to `git add` (empty with `core.autostage`,
+    which stages them itself).
+
+        >>> add("/tmp/proj", ["data.csv"]).git_add                     # doctest: +SKIP
+        ['data.csv.dvc', '.gitignore']
+    """
+    from labrun.repro import tracking
+
+    project = open_project(where)
+    paths = _expand_globs(project, targets) if glob else list(targets)
+    with tracking.data_run(project, reporter) as (ctx, index):
+        result = tracking.add_targets(ctx, index, paths, no_commit=no_commit)
+        result.git_add = tracking.stage_in_git(ctx, result.touched)
+    return result
+
+
+def _expand_globs(project: Project, targets: Sequence[str]) -> list[str]:
+    import glob as globbing
+
+    from labrun.repro.tracking import DataCommandError
+
+    found: list[str] = []
+    for target in targets:
+        matches = sorted(globbing.glob(target, root_dir=project.cwd, recursive=True))
+        if not matches:
+            raise DataCommandError(f"Glob {target} has no matches.")
+        found.extend(matches)
+    return found
+
+
+def checkout(
+    where: PathOrProject | None = None,
+    targets: Sequence[str] = (),
+    options: CheckoutOptions | None = None,
+    reporter: events.Reporter | None = None,
+) -> CheckoutSummary:
+    """Restore the outputs of every stage and `.dvc` file (or of the targets) from the cache.
+
+    Raises CheckoutFailedError (carrying the summary) when objects are missing.
+
+        >>> checkout("/tmp/proj").added                                # doctest: +SKIP
+        ['data/', 'model.pkl']
+    """
+    from labrun.repro import tracking
+
+    project = open_project(where)
+    opts = options or tracking.CheckoutOptions()
+    scope = tracking.Scope(tuple(targets), opts.recursive, opts.with_deps)
+    with tracking.data_run(project, reporter) as (ctx, index):
+        stages = tracking.collect_granular(ctx, index, scope, git_hint=True)
+        return tracking.checkout_outputs(ctx, stages, opts, remove_unused=not targets)
+
+
+def commit(
+    where: PathOrProject | None = None,
+    targets: Sequence[str] = (),
+    options: CommitOptions | None = None,
+    reporter: events.Reporter | None = None,
+    confirm: Callable[[str], bool] | None = None,
+) -> list[Stage]:
+    """Record the current state of changed stages in `dvc.lock` / `.dvc` files and the cache.
+
+    A stage whose dependencies or outputs changed is committed only with ``force`` or
+    when ``confirm(question)`` says yes (DataCommandError otherwise).
+
+        >>> done = commit("/tmp/proj", ["train"], CommitOptions(force=True))  # doctest: +SKIP
+        >>> [s.name for s in done]                                        # doctest: +SKIP
+        ['train']
+    """
+    from labrun.repro import tracking
+
+    project = open_project(where)
+    with tracking.data_run(project, reporter, confirm) as (ctx, index):
+        return tracking.commit_stages(ctx, index, targets, options)
+
+
+def gc(
+    where: PathOrProject | None = None,
+    options: GcOptions | None = None,
+    reporter: events.Reporter | None = None,
+    confirm: Callable[[str], bool] | None = None,
+) -> GcResult:
+    """Remove cache objects that no `.dvc` file or `dvc.lock` of the workspace uses (`gc -w`).
+
+    ``force`` also accepts losing the files of a directory whose manifest is missing
+    (otherwise ``confirm`` is asked). Nothing is deleted with ``dry``.
+
+        >>> gc("/tmp/proj", GcOptions(workspace=True)).removed["repo"]  # doctest: +SKIP
+        ['/tmp/proj/.dvc/cache/files/md5/b1/946ac92492d2347c6235b4d2611184']
+    """
+    from labrun.repro import tracking
+
+    project = open_project(where)
+    with tracking.data_run(project, reporter, confirm) as (ctx, index):
+        return tracking.collect_garbage(ctx, index, options or tracking.GcOptions())
+
+
+def cache_dir(
+    where: PathOrProject | None = None,
+    value: str | None = None,
+    *,
+    unset: bool = False,
+    level: str | None = None,
+) -> str | None:
+    """Read (no value), set or unset `cache.dir` as `dvc cache dir` does.
+
+    ``level`` is "system", "global", "repo" or "local" (default: the merged config to
+    read, `.dvc/config` to write). A relative value is taken from the cwd and stored
+    relative to the config file's directory.
+
+        >>> cache_dir("/tmp/proj", "../shared-cache")                  # doctest: +SKIP
+        >>> cache_dir("/tmp/proj")                                     # doctest: +SKIP
+        '/tmp/shared-cache'
+    """
+    from pathlib import Path
+
+    from labrun import config
+
+    project = _project_for_level(where, level)
+    cwd = project.cwd if project else os.getcwd()
+    dvc_dir = Path(project.dvc_dir if project else os.path.join(cwd, ".dvc"))
+    if value is None and not unset:
+        if level is None and project is not None:
+            return str(project.config.cache_dir)
+        return _cache_dir_at(dvc_dir, level or "repo")
+    path = config.config_path(level or "repo", dvc_dir)
+    if unset:
+        _cache_dir_at(dvc_dir, level or "repo")
+        config.unset_option(path, "cache", "dir")
+    else:
+        config.set_option(path, "cache", "dir", _config_relpath(value or "", cwd, path.parent))
+    return None
+
+
+def _project_for_level(where: PathOrProject | None, level: str | None) -> Project | None:
+    from labrun.errors import NotAProjectError
+
+    try:
+        return open_project(where)
+    except NotAProjectError:
+        if level in ("global", "system"):
+            return None
+        raise
+
+
+def _cache_dir_at(dvc_dir: Any, level: str) -> str:
+    from labrun.config import load_config
+    from labrun.errors import ConfigError
+
+    found = load_config(dvc_dir, levels=(level,)).get("cache", "dir")
+    if not isinstance(found, str):
+        raise ConfigError(
+            "configuration error - config file error: "
+            "option 'dir' doesn't exist in section 'cache'",
+            hint="set it with `labrun cache dir <path>`",
+        )
+    return found
+
+
+def _config_relpath(value: str, cwd: str, conf_dir: Any) -> str:
+    """How DVC stores a path typed by the user: relative ones become relative to the file."""
+    import re
+
+    if re.match(r"\w+://", value) or os.path.expanduser(value) != value or os.path.isabs(value):
+        return value
+    relative = os.path.relpath(os.path.join(cwd, value), os.fspath(conf_dir))
+    return relative.replace(os.sep, "/")

@@ -127,7 +127,7 @@ def atomic_copy(
             shutil.copyfile(os.fspath(src), tmp)
         os.chmod(tmp, DEFAULT_FILE_MODE if mode is None else mode)
         if durable:
-            _fsync_file(tmp)
+            fsync_file(tmp)
         os.replace(tmp, target)
     except BaseException:
         _discard(tmp)
@@ -184,7 +184,8 @@ def _try_reflink(src: str, dst: str) -> bool:
     return True
 
 
-def _fsync_file(path: str) -> None:
+def fsync_file(path: StrPath) -> None:
+    """Flush one file's data and metadata to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -310,6 +311,7 @@ __all__ = [
     "atomic_copy",
     "atomic_write",
     "fsync_dir",
+    "fsync_file",
     "reflink",
     "sync_filesystem",
     "tmp_path_for",

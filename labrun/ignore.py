@@ -35,7 +35,6 @@ from labrun.errors import FileFormatError
 
 IGNORE_FILE = ".dvcignore"
 _DEFAULT_PATTERNS = (".hg/", ".git/", ".git", ".dvc/")
-_GLOB_SPECIALS = re.compile(r"([\\*?\[\]!#])")
 
 
 class IgnoreFileError(FileFormatError):
@@ -131,17 +130,14 @@ def _translate_segments(segs: list[str], dir_pattern: bool) -> str:
 # Patterns DVC matches with re.match() against paths that never start with "/":
 # these compile to a regex that can never match.
 _NEVER = "/"
+_ANYWHERE = "^(?:.+/)?"
 
 
-def translate(pattern: str) -> tuple[str, bool] | None:
-    """Compile one gitwildmatch *pattern* to ``(regex, negated)``; None if a no-op.
+def _compile_pattern(pattern: str) -> tuple[str, bool, bool] | None:
+    """``(regex, negated, basename_only)`` for one pattern; None if a no-op.
 
-    Raises ValueError for patterns git rejects outright.
-
-    >>> translate("*.tmp")
-    ('^(?:.+/)?[^/]*\\\\.tmp(?:/|$)', False)
-    >>> translate("# comment") is None
-    True
+    ``basename_only`` marks ``^(?:.+/)?<one segment>`` regexes, which can only
+    match a path through one of its components (see :meth:`RuleSet.keep_files`).
     """
     if not pattern or pattern.startswith("#") or pattern == "/":
         return None
@@ -152,22 +148,43 @@ def translate(pattern: str) -> tuple[str, bool] | None:
     dir_pattern = not segs[-1]
     segs = _normalize_segments(segs)
     if segs == ["**"]:
-        return (_NEVER if dir_pattern else "."), negated
-    if segs == ["**", "*"]:
-        return ".", negated
-    if segs == ["**", "*", "**"]:
-        return _NEVER, negated
+        return (_NEVER if dir_pattern else "."), negated, False
+    if segs in (["**", "*"], ["**", "*", "**"]):
+        return (_NEVER if len(segs) == 3 else "."), negated, False
     try:
-        return _translate_segments(segs, dir_pattern), negated
+        regex = _translate_segments(segs, dir_pattern)
     except _RangeError:
         return None
+    one_segment = segs[0] == "**" and (len(segs) == 2 or segs[2:] == ["**"])
+    return regex, negated, one_segment
+
+
+def translate(pattern: str) -> tuple[str, bool] | None:
+    """Compile one gitwildmatch *pattern* to ``(regex, negated)``; None if a no-op.
+
+    The regex is meant for ``re.match`` on ``/``-separated root-relative paths
+    (directories also tried with a trailing ``/``). Raises ValueError for
+    patterns git rejects outright.
+
+    >>> translate("*.tmp")
+    ('^(?:.+/)?[^/]*\\\\.tmp(?:/|$)', False)
+    >>> translate("# comment") is None
+    True
+    """
+    compiled = _compile_pattern(pattern)
+    return None if compiled is None else compiled[:2]
 
 
 def reanchor(pattern: str, dirrel: str) -> str:
     """Rewrite a pattern of ``<dirrel>/.dvcignore`` as a root-level pattern.
 
+    Done as DVC does it: *dirrel* is pasted in as is (so a directory named
+    ``a[1]`` reads as a glob, and one starting with ``!`` or ``#`` turns the
+    rule into a negation or a comment), and plain results lose their leading
+    ``/``.
+
     >>> reanchor("*.log", "sub"), reanchor("/a/b", "sub"), reanchor("!x/", "s")
-    ('/sub/**/*.log', '/sub/a/b', '!/s/**/x/')
+    ('sub/**/*.log', 'sub/a/b', '!/s/**/x/')
     """
     negated = pattern.startswith("!")
     if negated:
@@ -176,9 +193,8 @@ def reanchor(pattern: str, dirrel: str) -> str:
     pattern = pattern.removeprefix("**/") if anywhere else pattern.removeprefix("/")
     if pattern.startswith("\\"):
         pattern = pattern[1:]
-    base = _GLOB_SPECIALS.sub(r"\\\1", dirrel)
-    rewritten = f"/{base}/**/{pattern}" if anywhere else f"/{base}/{pattern}"
-    return "!" + rewritten if negated else rewritten
+    rewritten = f"{dirrel}/**/{pattern}" if anywhere else f"{dirrel}/{pattern}"
+    return f"!/{rewritten}" if negated else rewritten
 
 
 # -- rules -----------------------------------------------------------------------
@@ -194,15 +210,17 @@ class Rule:
     source: str  # ".dvcignore" path relative to the root; "" for built-ins
     line: int  # 1-based; 0 for built-ins
     text: str  # the line as written (stripped)
+    tail: str | None = None  # for `^(?:.+/)?X` regexes: X, which can only match one component
 
 
 def compile_rule(pattern: str, *, source: str, line: int, text: str) -> Rule | None:
     """Compile *pattern* (already re-anchored) into a :class:`Rule`; None if a no-op."""
-    compiled = translate(pattern)
+    compiled = _compile_pattern(pattern)
     if compiled is None:
         return None
-    regex, negated = compiled
-    return Rule(re.compile(regex), negated, pattern.endswith("/"), source, line, text)
+    regex, negated, one_segment = compiled
+    tail = regex[len(_ANYWHERE) :] if one_segment else None
+    return Rule(re.compile(regex), negated, pattern.endswith("/"), source, line, text, tail)
 
 
 @dataclass(frozen=True)
@@ -224,22 +242,7 @@ def _group(rules: tuple[Rule, ...]) -> tuple[_Group, ...]:
     return tuple(groups)
 
 
-_ANYWHERE = "^(?:.+/)?"
-
-
-def _prefilter(rules: tuple[Rule, ...], flags: int) -> re.Pattern[str] | None:
-    """One regex matching whatever any rule matches (and maybe a little more).
-
-    Rules that start with "any leading directories" share that prefix, so the
-    engine tries each ``/`` position once for all of them.
-    """
-    anywhere = [
-        r.regex.pattern[len(_ANYWHERE) :] for r in rules if r.regex.pattern.startswith(_ANYWHERE)
-    ]
-    others = [r.regex.pattern for r in rules if not r.regex.pattern.startswith(_ANYWHERE)]
-    parts = [f"^(?:{p})" for p in others]
-    if anywhere:
-        parts.append(_ANYWHERE + "(?:" + "|".join(anywhere) + ")")
+def _alternation(parts: list[str], flags: int = 0) -> re.Pattern[str] | None:
     return re.compile("|".join(parts), flags) if parts else None
 
 
@@ -249,8 +252,15 @@ class RuleSet:
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
         self._groups = _group(rules)
-        self._any = _prefilter(rules, 0)
-        self._lines = _prefilter(rules, re.MULTILINE)
+        tails = [r.tail for r in rules if r.tail is not None]
+        others = [f"^(?:{r.regex.pattern})" for r in rules if r.tail is None]
+        anywhere = [_ANYWHERE + "(?:" + "|".join(tails) + ")"] if tails else []
+        # one regex matching whatever any rule matches (and maybe a little more)
+        self._any = _alternation(others + anywhere)
+        # pre-checks for a whole directory listing, one name (or path) per line
+        self._names = _alternation([f"^(?:{'|'.join(tails)})"] if tails else [], re.MULTILINE)
+        self._paths = _alternation(others, re.MULTILINE)
+        self._parents = _alternation(anywhere)
 
     def extended(self, more: list[Rule]) -> RuleSet:
         """A new set with *more* rules appended (they take precedence)."""
@@ -282,15 +292,29 @@ class RuleSet:
         return self.decide(path, is_dir)
 
     def keep_files(self, prefix: str, entries: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
-        """The file *entries* (of directory *prefix*, "…/" or "") that are not ignored.
+        """The file *entries* of directory *prefix* (``"a/b/"``, or "") that are not ignored.
 
-        One regex search over all the names of a directory settles the usual
-        case where nothing matches.
+        A few regex searches over the whole listing settle the usual case where
+        no rule matches anything; only then is each file decided on its own.
+        One-component rules are tried on the bare names, plus once on *prefix*
+        (to catch a match through a parent directory's name).
         """
-        if self._lines is None or not entries:
+        if self._any is None or not entries:
             return entries
-        text = prefix + ("\n" + prefix).join([e.name for e in entries])
-        if self._lines.search(text) is None:
+        names = [e.name for e in entries]
+        suspect = (
+            (self._names is not None and self._names.search("\n".join(names)) is not None)
+            or (
+                self._parents is not None
+                and bool(prefix)
+                and self._parents.match(prefix) is not None
+            )
+            or (
+                self._paths is not None
+                and self._paths.search(prefix + ("\n" + prefix).join(names)) is not None
+            )
+        )
+        if not suspect:
             return entries
         return [e for e in entries if not self.decide(prefix + e.name, False)[0]]
 
@@ -362,23 +386,52 @@ class DvcIgnore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self._sets: dict[str, RuleSet] = {}
-        self._sets[""] = self._extend(RuleSet(_builtin_rules()), "")
 
-    def _extend(self, parent: RuleSet, dirrel: str) -> RuleSet:
-        """*parent* plus the rules of ``<dirrel>/.dvcignore``, unless that file is ignored."""
-        name = f"{dirrel}/{IGNORE_FILE}" if dirrel else IGNORE_FILE
+    def _extend(
+        self, parent: RuleSet, dirrel: str, entries: list[os.DirEntry[str]] | None
+    ) -> RuleSet:
+        """*parent* plus ``<dirrel>/.dvcignore`` (unless ignored) and nested projects."""
+        name = _join(dirrel, IGNORE_FILE)
         full = os.path.join(self.root, name)
-        if not os.path.isfile(full) or parent.decide_path(name, False)[0]:
-            return parent
-        rules = _read_rules(full, name, dirrel)
+        rules: list[Rule] = []
+        if os.path.isfile(full) and not parent.decide_path(name, False)[0]:
+            rules = _read_rules(full, name, dirrel)
+        rules.extend(self._nested_project_rules(dirrel, entries))
         return parent.extended(rules) if rules else parent
 
-    def rules_for(self, dirrel: str) -> RuleSet:
-        """The rules that apply to the entries of directory *dirrel* ("" = root)."""
+    def _nested_project_rules(
+        self, dirrel: str, entries: list[os.DirEntry[str]] | None
+    ) -> list[Rule]:
+        """A rule ignoring each subdirectory that holds its own ``.dvc/`` (a nested project)."""
+        if entries is None:
+            try:
+                with os.scandir(os.path.join(self.root, dirrel)) as it:
+                    entries = list(it)
+            except (FileNotFoundError, NotADirectoryError):
+                return []
+        rules = []
+        for entry in entries:
+            if entry.is_dir() and os.path.isdir(os.path.join(entry.path, ".dvc")):
+                # names pasted in unescaped, as DVC does (see reanchor)
+                pattern = f"{dirrel}/{entry.name}/" if dirrel else f"/{entry.name}/"
+                source = f"in sub_repo:{entry.name}"
+                rule = compile_rule(pattern, source=source, line=0, text=f"/{entry.name}/")
+                if rule is not None:
+                    rules.append(rule)
+        return rules
+
+    def rules_for(self, dirrel: str, entries: list[os.DirEntry[str]] | None = None) -> RuleSet:
+        """The rules that apply to the entries of directory *dirrel* ("" = root).
+
+        *entries* (the directory's listing, if the caller has it) saves a scan.
+        """
         found = self._sets.get(dirrel)
         if found is None:
-            parent = dirrel.rpartition("/")[0]
-            found = self._sets[dirrel] = self._extend(self.rules_for(parent), dirrel)
+            if dirrel:
+                parent = self.rules_for(dirrel.rpartition("/")[0])
+            else:
+                parent = RuleSet(_builtin_rules())
+            found = self._sets[dirrel] = self._extend(parent, dirrel, entries)
         return found
 
     def relpath(self, path: str | os.PathLike[str]) -> str | None:
@@ -402,9 +455,6 @@ class DvcIgnore:
             return None
         if is_dir is None:
             is_dir = os.path.isdir(os.path.join(self.root, relpath))
-        nested = self._nested_project(relpath)
-        if nested is not None:
-            return nested
         rules = self.rules_for(relpath.rpartition("/")[0])
         ignored, rule = rules.decide_path(relpath, is_dir)
         return None if rule is None else _as_match(rule, ignored)
@@ -418,14 +468,6 @@ class DvcIgnore:
         match = self.explain(relpath, is_dir)
         return match is not None and match.ignored
 
-    def _nested_project(self, relpath: str) -> IgnoreMatch | None:
-        parts = relpath.split("/")
-        for i in range(1, len(parts) + 1):
-            if os.path.isdir(os.path.join(self.root, *parts[:i], ".dvc")):
-                name = parts[i - 1]
-                return IgnoreMatch(f"in sub_repo:{name}", 0, f"/{name}/", True)
-        return None
-
     # -- walking -------------------------------------------------------------------
 
     def _rules_entering(
@@ -434,12 +476,15 @@ class DvcIgnore:
         """The rules for a directory being scanned; None if it drops out entirely."""
         if rootrel is None:
             return _NO_RULES
-        if not is_top and any(e.name == ".dvc" and e.is_dir() for e in entries):
-            return None  # a nested project is not part of this one
-        rules = self.rules_for(rootrel)
-        # A .dvcignore of its own may match its directory (e.g. `**`): then DVC
-        # drops everything below it.
-        has_own = bool(rootrel) and rules is not self.rules_for(rootrel.rpartition("/")[0])
+        rules = self.rules_for(rootrel, entries)
+        if not rootrel:
+            return rules
+        if is_top:
+            # DVC checks every entry's ancestors too: below an ignored top, nothing is kept
+            return None if rules.decide_path(rootrel, True)[0] else rules
+        # A .dvcignore of its own may match its directory (`**`): DVC then drops
+        # everything below it. (Rules of the parent were checked by the parent.)
+        has_own = rules is not self.rules_for(rootrel.rpartition("/")[0])
         return None if has_own and rules.decide(rootrel, True)[0] else rules
 
     def _scan(self, path: str, rootrel: str | None, is_top: bool) -> _Scanned | None:

@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stage": ("stage", "Commands to list and inspect stages."),
     "repro": ("repro", "Reproduce complete or partial pipelines by running their stages."),
     "status": ("status", "Show changed stages, compared with the last recorded run."),
+    "add": ("add", "Track data files or directories with DVC."),
+    "checkout": ("checkout", "Checkout data files from cache."),
+    "commit": ("commit", "Record changes to tracked files or directories in the cache."),
+    "gc": ("gc", "Garbage collect unused objects from cache."),
+    "cache": ("cache", "Manage cache settings."),
 }
 
 

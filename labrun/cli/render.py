@@ -21,12 +21,24 @@ def table(rows: Sequence[Sequence[str]]) -> str:
     """Columns padded to their widest cell, two spaces apart, no trailing spaces."""
     if not rows:
         return ""
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    widths = [max(width(r[c]) for r in rows) for c in range(len(rows[0]))]
     lines = []
     for row in rows:
-        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
+        cells = [cell + " " * (w - width(cell)) for cell, w in zip(row, widths, strict=True)]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def width(text: str) -> int:
+    """Columns a string takes on a terminal (wide East Asian characters count two)."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
 
 
 def truncate(text: str, width: int = 80) -> str:

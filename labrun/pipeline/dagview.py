@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from labrun.pipeline.dag import Graph
 from labrun.pipeline.stage import Stage
@@ -88,13 +89,33 @@ def out_label(root: str, cwd_rel: str, stage: Stage, def_path: str) -> str:
 def outs_view(root: str, cwd_rel: str, graph: Graph) -> LabelGraph:
     """Outputs as nodes; an output depends on the outputs its stage reads."""
     labels = [[out_label(root, cwd_rel, s, o.path) for o in s.outs] for s in graph.stages]
-    nodes = [label for group in labels for label in group]
+    paths = [s.abspath(root, o.path) for s in graph.stages for o in s.outs]
+    nodes = _trie_order(paths, [label for group in labels for label in group])
     edges: list[tuple[str, str]] = []
     for i in range(len(graph.stages)):
         wanted = _dep_outs(root, cwd_rel, graph, i)
         for label in labels[i]:
             edges.extend((label, other) for other in wanted)
     return LabelGraph(nodes, list(dict.fromkeys(edges)))
+
+
+def _trie_order(paths: list[str], labels: list[str]) -> list[str]:
+    """Labels in DVC's output-trie order: grouped by path prefix, first insertion first."""
+    tree: dict[str, Any] = {}
+    for path, label in zip(paths, labels, strict=True):
+        node = tree
+        for part in path.split(os.sep):
+            if part:
+                node = node.setdefault(part, {})
+        node[""] = label  # "" is never a path component
+    ordered: list[str] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        if "" in node:
+            ordered.append(node[""])
+        todo.extend(reversed([child for key, child in node.items() if key]))
+    return ordered
 
 
 def _dep_outs(root: str, cwd_rel: str, graph: Graph, i: int) -> list[str]:

@@ -197,7 +197,10 @@ class PipelineFile:
             else:
                 items = _foreach_items(data, where, self.relpath)
                 has_key = isinstance(data, Mapping)
-            self._warn_shadowing(name, ["item", "key"] if has_key else ["item"])
+            if kind == "matrix":  # DVC names them in this order for matrix stages
+                self._warn_shadowing(name, ["key", "item"])
+            else:
+                self._warn_shadowing(name, ["item", "key"] if has_key else ["item"])
             self._groups[name] = (items, has_key)
             template = definition["do"] if kind == "foreach" else definition
             for key, value in template.items():

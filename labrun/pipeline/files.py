@@ -23,22 +23,12 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from yaml.events import (
-    AliasEvent,
-    DocumentStartEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-    StreamEndEvent,
-)
-
 from labrun.errors import FileFormatError, ParamsFileError, YamlSyntaxError
+from labrun.pipeline.yamlfast import NotSimple as _Fallback
+from labrun.pipeline.yamlfast import load_simple, resolve_plain
 
 if TYPE_CHECKING:
-    import datetime as dt
+    import yaml
 
 
 class YamlReadError(YamlSyntaxError):
@@ -47,144 +37,29 @@ class YamlReadError(YamlSyntaxError):
     plain = False
 
 
-# --- YAML 1.2 scalar resolution (ruamel.yaml's safe loader semantics) -------------------
-
-_FLOAT = re.compile(
-    r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?   # 1.5, 1., 1.5e3
-         |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+                  # 1e3, 1e-05
-         |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?                 # .5 (exponent needs a sign)
-         |[-+]?\.(?:inf|Inf|INF)
-         |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
-_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$")
-# An implicit timestamp: a date needs two-digit month and day, a datetime does not.
-_TIMESTAMP = re.compile(
-    r"""^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}
-         |[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}
-          (?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)$""",
-    re.X,
-)
-_TIMESTAMP_PARTS = re.compile(
-    r"""^(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})
-         (?:(?:[Tt]|[ \t]+)(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})
-          (?:\.(?P<fraction>[0-9]*))?
-          (?:[ \t]*(?P<tz>Z|(?P<sign>[-+])(?P<tzh>[0-9]{1,2})(?::(?P<tzm>[0-9]{2}))?))?)?$""",
-    re.X,
-)
-_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_NULLS = frozenset({"~", "null", "Null", "NULL"})
-_INF = float("inf")
-_NAN = -_INF / _INF  # the NaN ruamel produces (sign bit set)
-
-
-class _Fallback(Exception):
-    """The fast path meets something only the reference loader handles."""
-
-
-def _make_int(text: str) -> int:
-    digits = text.replace("_", "")
-    sign = -1 if digits[0] == "-" else 1
-    digits = digits[1:] if digits[0] in "+-" else digits
-    bases = {"0b": 2, "0x": 16, "0o": 8}
-    base = bases.get(digits[:2])
-    return sign * (int(digits[2:], base) if base else int(digits))
-
-
-def _make_float(text: str) -> float:
-    digits = text.replace("_", "").lower()
-    sign = -1 if digits[0] == "-" else 1
-    digits = digits[1:] if digits[0] in "+-" else digits
-    if digits == ".inf":
-        return sign * _INF
-    return _NAN if digits == ".nan" else sign * float(digits)
-
-
-def _make_timestamp(text: str) -> dt.date | dt.datetime:
-    import datetime as dt  # only files with unquoted dates pay for it
-
-    match = _TIMESTAMP_PARTS.match(text)
-    if match is None:
-        raise ValueError(f"failed to construct timestamp from {text!r}")
-    part = match.groupdict()
-    year, month, day = int(part["year"]), int(part["month"]), int(part["day"])
-    if part["hour"] is None:
-        return dt.date(year, month, day)
-    fraction = part["fraction"] or ""
-    micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
-    micro += 1 if len(fraction) > 6 and int(fraction[6]) > 4 else 0
-    tzinfo = None
-    if part["sign"]:
-        offset = dt.timedelta(hours=int(part["tzh"]), minutes=int(part["tzm"] or 0))
-        tzinfo = dt.timezone(-offset if part["sign"] == "-" else offset, name=part["tz"])
-    elif part["tz"] == "Z":
-        tzinfo = dt.timezone(dt.timedelta(0), name="Z")
-    clock = (int(part["hour"]), int(part["minute"]), int(part["second"]))
-    if micro > 999999:  # rounding carried into the seconds
-        return dt.datetime(year, month, day, *clock, 0, tzinfo) + dt.timedelta(seconds=1)
-    return dt.datetime(year, month, day, *clock, micro, tzinfo)
-
-
-def _number_or_str(text: str) -> Any:
-    if text.isdigit() and text.isascii():
-        return int(text)
-    if _FLOAT.match(text):
-        return _make_float(text)
-    if text[0] != "." and _INT.match(text):
-        return _make_int(text)
-    if text[0].isdigit() and _TIMESTAMP.match(text):
-        return _make_timestamp(text)
-    return text
-
-
-def _special(text: str) -> Any:
-    if text in ("<<", "="):  # merge key and value indicator: the reference handles them
-        raise _Fallback(text)
-    return text
-
-
-def _keyword(table: Mapping[str, Any]) -> Callable[[str], Any]:
-    return lambda text: table.get(text, text)
-
-
-_NULL_TABLE: dict[str, Any] = dict.fromkeys(_NULLS)
-_BY_FIRST_CHAR: dict[str, Callable[[str], Any]] = {
-    **dict.fromkeys("tTfF", _keyword(_BOOLS)),
-    **dict.fromkeys("~nN", _keyword(_NULL_TABLE)),
-    **dict.fromkeys("-+.0123456789", _number_or_str),
-    "<": _special,
-    "=": _special,
-}
-
-
-def resolve_plain(text: str) -> Any:
-    """The YAML 1.2 value of an unquoted scalar.
-
-    >>> [resolve_plain(s) for s in ["yes", "TRUE", "1e3", "0o17", "017", "~", "1_000"]]
-    ['yes', True, 1000.0, 15, 17, None, 1000]
-    """
-    if not text:
-        return None
-    convert = _BY_FIRST_CHAR.get(text[0])
-    return text if convert is None else convert(text)
-
-
 _TAG_OF_TYPE = {bool: "bool", int: "int", float: "float", type(None): "null", str: "str"}
 
 
-class _Loader(yaml.CSafeLoader):
-    """libyaml's parser; its resolver (used when composing nodes with marks) is YAML 1.2."""
+@lru_cache(maxsize=1)
+def _loader() -> type[yaml.CSafeLoader]:
+    """The loader class, defined on first use: simple files never import yaml."""
+    import yaml
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode and implicit[0]:
-            try:
-                found = resolve_plain(value)
-            except _Fallback:
-                return "tag:yaml.org,2002:" + ("merge" if value == "<<" else "value")
-            return "tag:yaml.org,2002:" + _TAG_OF_TYPE.get(type(found), "timestamp")
-        if kind is yaml.ScalarNode:
-            return "tag:yaml.org,2002:str"
-        return "tag:yaml.org,2002:" + ("seq" if kind is yaml.SequenceNode else "map")
+    class _Loader(yaml.CSafeLoader):
+        """libyaml's parser; its resolver (used when composing nodes with marks) is YAML 1.2."""
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            if kind is yaml.ScalarNode and implicit[0]:
+                try:
+                    found = resolve_plain(value)
+                except _Fallback:
+                    return "tag:yaml.org,2002:" + ("merge" if value == "<<" else "value")
+                return "tag:yaml.org,2002:" + _TAG_OF_TYPE.get(type(found), "timestamp")
+            if kind is yaml.ScalarNode:
+                return "tag:yaml.org,2002:str"
+            return "tag:yaml.org,2002:" + ("seq" if kind is yaml.SequenceNode else "map")
+
+    return _Loader
 
 
 # --- the fast path: values straight from libyaml events ---------------------------------
@@ -208,6 +83,8 @@ def _attach(stack: list[Any], keys: list[Any], value: Any) -> None:
 
 
 def _event_value(event: Any, anchors: dict[str, Any]) -> Any:
+    from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent
+
     kind = type(event)
     if kind is AliasEvent:
         if event.anchor not in anchors:
@@ -229,18 +106,20 @@ def _event_value(event: Any, anchors: dict[str, Any]) -> Any:
 def _structural_event(
     event: Any, stack: list[Any], keys: list[Any], anchors: dict[str, Any]
 ) -> None:
+    from yaml import events
+
     kind = type(event)
-    if kind is MappingEndEvent or kind is SequenceEndEvent:
+    if kind is events.MappingEndEvent or kind is events.SequenceEndEvent:
         stack.pop()
         keys.pop()
-    elif kind is ScalarEvent or kind is AliasEvent:
+    elif kind is events.ScalarEvent or kind is events.AliasEvent:
         _attach(stack, keys, _event_value(event, anchors))
-    elif kind is MappingStartEvent or kind is SequenceStartEvent:
+    elif kind is events.MappingStartEvent or kind is events.SequenceStartEvent:
         value = _event_value(event, anchors)
         _attach(stack, keys, value)
         stack.append(value)
         keys.append(_NOKEY)
-    elif kind is DocumentStartEvent and (len(stack[0]) or event.version or event.tags):
+    elif kind is events.DocumentStartEvent and (len(stack[0]) or event.version or event.tags):
         raise _Fallback("document")  # a second document, or directives
 
 
@@ -250,7 +129,9 @@ def _load_fast(text: str) -> Any:
     Plain scalars without anchor or tag, most of any file, are handled inline:
     `top` and `key` mirror `stack[-1]` and `keys[-1]` in locals for speed.
     """
-    get_event = _Loader(text).get_event
+    from yaml.events import ScalarEvent, StreamEndEvent
+
+    get_event = _loader()(text).get_event
     root: list[Any] = []  # collects the document
     stack: list[Any] = [root]  # the open collections
     keys: list[Any] = [_NOKEY]  # per open collection: a mapping key awaiting its value
@@ -309,6 +190,15 @@ _SLOW_CHARACTERS = ("\t", "\x85", "\u2028", "\u2029")
 
 
 def _load_document(text: str) -> Any:
+    try:
+        return load_simple(text)  # pure Python, no YAML library to import
+    except _Fallback:
+        return _load_libyaml(text)
+
+
+def _load_libyaml(text: str) -> Any:
+    import yaml
+
     if not any(char in text for char in _SLOW_CHARACTERS):
         try:
             return _load_fast(text)
@@ -464,13 +354,17 @@ def load_yaml(path: str | os.PathLike[str], display: str) -> Any:
 
 @lru_cache(maxsize=4)
 def _compose(text: str) -> yaml.Node | None:
+    import yaml
+
     try:
-        return yaml.compose(text, Loader=_Loader)
+        return yaml.compose(text, Loader=_loader())
     except yaml.YAMLError:
         return None
 
 
 def _key_value(node: yaml.Node) -> Any:
+    import yaml
+
     if not isinstance(node, yaml.ScalarNode):
         return None  # complex keys are never looked up
     if node.tag == "tag:yaml.org,2002:str":
@@ -482,6 +376,8 @@ def _key_value(node: yaml.Node) -> Any:
 
 
 def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in reversed(node.value):  # the last duplicate wins
             if _key_value(key_node) == key:
@@ -523,6 +419,8 @@ def locate_collection(text: str, keys: Sequence[str | int]) -> tuple[int, int] |
         >>> locate_collection("stages:\\n  train:\\n    cmd: echo\\n", ["stages", "train"])
         (3, 5)
     """
+    import yaml
+
     found = _walk(text, keys)
     if found is None or isinstance(found[1], yaml.ScalarNode):
         return None

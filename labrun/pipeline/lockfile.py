@@ -34,6 +34,11 @@ class LockFile:
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. top-level `datasets`
     exists: bool = False
+    # The YAML text of each entry as it is in the file (or was last written), so that
+    # writing one entry does not re-serialise the others: rewriting a 500-stage lock
+    # file after every stage would make a full repro quadratic.
+    _texts: dict[str, str] = field(default_factory=dict, repr=False)
+    _trailer: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, root: str, relpath: str) -> LockFile:
@@ -47,7 +52,24 @@ class LockFile:
             return cls(root, relpath)
         data = schema.validate_lockfile(data, text, relpath)
         extra = {k: v for k, v in data.items() if k not in ("schema", "stages")}
-        return cls(root, relpath, dict(data.get("stages") or {}), extra, exists=True)
+        lock = cls(root, relpath, dict(data.get("stages") or {}), extra, exists=True)
+        lock._split(text)
+        return lock
+
+    def _split(self, text: str) -> None:
+        """Remember each entry's text, when the file has DVC's layout (else dump all)."""
+        lines = text.splitlines(keepends=True)
+        if lines[:2] != ["schema: '2.0'\n", "stages:\n"]:
+            return
+        starts = [i for i, line in enumerate(lines) if i > 1 and _is_entry_line(line)]
+        end = next((i for i, line in enumerate(lines) if i > 1 and line[:1] not in " \n"), None)
+        starts = [i for i in starts if end is None or i < end]
+        if len(starts) != len(self.stages):
+            return
+        bounds = [*starts, end if end is not None else len(lines)]
+        for name, first, last in zip(self.stages, bounds, bounds[1:], strict=False):
+            self._texts[name] = "".join(lines[first:last])
+        self._trailer = "".join(lines[bounds[-1] :])
 
     def entry(self, name: str) -> dict[str, Any] | None:
         """The recorded entry of a stage, or None."""
@@ -62,19 +84,45 @@ class LockFile:
             return None
         verb = "updated" if self.exists else "generated"
         self.stages[name] = entry
+        self._texts.pop(name, None)
         return verb
 
     def dumps(self) -> str:
-        """The whole file as DVC writes it."""
-        data: dict[str, Any] = {"schema": "2.0", "stages": self.stages, **self.extra}
-        return files.dump_yaml(data)
+        """The whole file as DVC writes it (untouched entries keep their text)."""
+        if self.exists and self._trailer is None:  # not DVC's layout: write it all anew
+            data: dict[str, Any] = {"schema": "2.0", "stages": self.stages, **self.extra}
+            return files.dump_yaml(data)
+        for name, entry in self.stages.items():
+            if name not in self._texts:
+                self._texts[name] = _dump_entry(name, entry)
+        trailer = self._trailer if self._trailer is not None else _dump_extra(self.extra)
+        body = "".join(self._texts[name] for name in self.stages)
+        return "schema: '2.0'\nstages:\n" + body + trailer
 
     def save(self) -> None:
         """Write the file atomically (temp file + fsync + rename)."""
         from labrun.fsutil import atomic_write
 
-        atomic_write(os.path.join(self.root, self.relpath), self.dumps().encode("utf-8"))
+        text = self.dumps()
+        atomic_write(os.path.join(self.root, self.relpath), text.encode("utf-8"))
         self.exists = True
+        if self._trailer is None:
+            self._trailer = _dump_extra(self.extra)
+
+
+def _is_entry_line(line: str) -> bool:
+    """A stage key line: indented by exactly two spaces (DVC's block layout)."""
+    return line.startswith("  ") and line[2:3] not in (" ", "-", "\n", "")
+
+
+def _dump_entry(name: str, entry: dict[str, Any]) -> str:
+    text = files.dump_yaml({"stages": {name: entry}})
+    assert text.startswith("stages:\n")
+    return text[len("stages:\n") :]
+
+
+def _dump_extra(extra: dict[str, Any]) -> str:
+    return files.dump_yaml(extra) if extra else ""
 
 
 def build_entry(

@@ -82,6 +82,10 @@ class Collector:
         pipeline = self._files[relpath]
         return pipeline
 
+    def warnings(self) -> list[str]:
+        """Warnings from the pipelines loaded so far."""
+        return [w for p in self._files.values() for w in p.warnings]
+
     def _stages_of(self, relpath: str) -> list[Stage]:
         if self.loader is not None:
             return self.loader(relpath)

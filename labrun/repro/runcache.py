@@ -97,7 +97,9 @@ class RunCache:
         path = os.path.join(self._dir(run_key(entry)), run_value(entry))
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            atomic_write(path, files.dump_yaml(entry).encode("utf-8"))
+            # Not fsynced: a run-cache entry torn by a power cut fails to parse and is
+            # deleted on the next lookup; it is a cache, never the only copy of anything.
+            atomic_write(path, files.dump_yaml(entry).encode("utf-8"), durable=False)
         return path
 
     def lookup(self, key: str) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ def _sorted_walk(
 
 def install_sorted_walk() -> None:
     """Make every later os.walk call (and so dvc's discovery) list entries sorted."""
-    os.walk = _sorted_walk  # type: ignore[assignment]
+    os.walk = _sorted_walk
 
 
 def _posix_relpath(path: str, start: str) -> str:
@@ -82,7 +82,7 @@ def _describe_params(deps: list[Any]) -> dict[str, list[str] | None]:
     params: dict[str, list[str] | None] = {}
     for dep in deps:
         if isinstance(dep, ParamsDependency):
-            params[dep.def_path] = sorted(set(dep.params)) if dep.params else None
+            params[dep.def_path] = sorted(dep.params) if dep.params else None
     return params
 
 
@@ -177,12 +177,62 @@ def init_project(project: str, source: str) -> None:
     _rename_gitignores(project)
 
 
-def run_batch(project: str, batch: dict[str, Any]) -> dict[str, Any]:
-    """Run the batch read from stdin (see the module docstring) in `project`."""
+# What dvc's commands import lazily; imported once before forking, each child
+# starts warm. A name missing from some dvc version is simply skipped.
+_PRELOAD = (
+    "dvc.cli",
+    "dvc.repo",
+    "dvc.repo.index",
+    "dvc.repo.graph",
+    "dvc.repo.plots",
+    "dvc.repo.fetch",
+    "dvc.commands.dag",
+    "dvc.commands.stage",
+    "dvc.commands.init",
+    "dvc.stage",
+    "dvc.stage.loader",
+    "dvc.stage.cache",
+    "dvc.dvcfile",
+    "dvc.parsing",
+    "dvc.scm",
+    "dvc.ignore",
+    "dvc.fs",
+    "dvc.logger",
+    "dvc.ui.table",
+    "dvc.analytics",
+    "dvc.lock",
+    "dvc.cachemgr",
+    "dvc.data_cloud",
+    "networkx",
+    "networkx.drawing.nx_pydot",
+    "pydot",
+    "tabulate",
+    "wcwidth",
+    "scmrepo.git",
+    "dulwich.repo",
+    "dulwich.client",
+    "pyparsing",
+    "ruamel.yaml",
+    "psutil",
+    "flufl.lock",
+    "zc.lockfile",
+    "configobj",
+)
+
+
+def _preload_modules() -> None:
     import importlib
 
-    for module in ("dvc.cli", "dvc.repo", "dvc.repo.index", "dvc.commands.dag"):
-        importlib.import_module(module)  # import once, before forking
+    for name in _PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
+def run_batch(project: str, batch: dict[str, Any]) -> dict[str, Any]:
+    """Run the batch read from stdin (see the module docstring) in `project`."""
+    _preload_modules()
 
     if batch.get("init_from"):
         init_project(project, batch["init_from"])

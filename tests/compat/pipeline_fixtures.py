@@ -263,6 +263,15 @@ def error_lines(stderr: str) -> list[str]:
     return kept
 
 
+def is_dvc_crash(stderr: str) -> bool:
+    """Whether dvc failed with an internal error (its text is a Python crash report).
+
+    For those labrun must fail the same way, but with a message of its own.
+    """
+    lines = error_lines(stderr)
+    return bool(lines) and lines[0].startswith("unexpected error - ")
+
+
 def missing_error_lines(dvc_stderr: str, labrun_stderr: str) -> list[str]:
     """Lines of dvc's error (see `error_lines`) that labrun's stderr lacks."""
     theirs = "\n".join(_normalise_line(line) for line in labrun_stderr.splitlines())

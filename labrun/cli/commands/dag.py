@@ -31,10 +31,11 @@ def run(args: argparse.Namespace) -> int:
     """Draw the graph in the chosen format."""
     from labrun import api
     from labrun.cli import render
+    from labrun.cli.commands.stage import warn
 
-    view = api.dag(None, args.target, full=args.full, outs=args.outs)
+    view = api.dag(None, args.target, full=args.full, outs=args.outs, on_warning=warn)
     if args.dot:
-        print(render.dot(view), end="")
+        print(render.dot(view))  # DVC's output ends with a blank line too
     elif args.mermaid or args.md:
         print(render.mermaid(view, markdown=args.md))
     else:

@@ -38,7 +38,9 @@ def run_list(args: argparse.Namespace) -> int:
     from labrun.cli import render
 
     project = api.open_project()
-    stages = api.stage_list(project, args.targets, all_stages=args.all, recursive=args.recursive)
+    stages = api.stage_list(
+        project, args.targets, all_stages=args.all, recursive=args.recursive, on_warning=warn
+    )
     cwd = project.cwd_rel
     if args.json:
         print(render.to_json([_as_json(s, cwd) for s in stages]))
@@ -53,15 +55,20 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def warn(message: str) -> None:
+    """Print a warning from the engine on stderr."""
+    import sys
+
+    print(f"WARNING: {message}", file=sys.stderr)
+
+
 def describe(stage: Any) -> str:
-    """The first non-empty line of `desc`, or a summary of outputs and dependencies."""
+    """The first non-empty line of `desc` (stripped), else a summary of outputs and deps."""
     from labrun.cli.render import truncate
 
-    if stage.desc:
-        lines = [line for line in str(stage.desc).splitlines() if line]
-        if lines:
-            return truncate(lines[0].strip())
-    return truncate(_summary(stage))
+    lines = [line for line in str(stage.desc or "").splitlines() if line]
+    first = lines[0].strip() if lines else ""
+    return truncate(first or _summary(stage))
 
 
 def _summary(stage: Any) -> str:

@@ -4,8 +4,8 @@ Edges keep the graph's direction: ``(a, b)`` means *a depends on b*. Renderers
 reverse them to draw data flow.
 
     >>> v = LabelGraph(["prep", "train"], [("train", "prep")])
-    >>> v.upstream_of(["train"])
-    {'prep', 'train'}
+    >>> sorted(v.upstream_of(["train"]))
+    ['prep', 'train']
 """
 
 from __future__ import annotations

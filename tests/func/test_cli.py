@@ -132,7 +132,7 @@ def test_dag_formats(make_project: Make) -> None:
     assert dot == (
         'strict digraph {\n"prep";\n"train@a";\n"train@b";\n"ev";\n'
         '"prep" -> "train@a";\n"prep" -> "train@b";\n"train@a" -> "ev";\n'
-        '"train@b" -> "ev";\n}\n'
+        '"train@b" -> "ev";\n}\n\n'  # DVC's dot output ends with a blank line
     )
     outs = proj.labrun("dag", "-o", "--md").stdout
     assert '\tnode4["prep.txt"]' in outs and "\tnode4-->node1" in outs

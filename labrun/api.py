@@ -150,10 +150,10 @@ def _parsing(project: Project) -> ParsingConfig:
     return ParsingConfig(bool_style=cfg.parsing_bool, list_style=cfg.parsing_list)
 
 
-def _ignore(project: Project):  # type: ignore[no-untyped-def]
-    from labrun.ignore import DvcIgnore
+def _ignore(project: Project) -> Callable[[str, bool], bool]:
+    from labrun.scm.gitignore import discovery_filter
 
-    return DvcIgnore(project.root).is_ignored
+    return discovery_filter(project)
 
 
 Warn = Callable[[str], None]

@@ -23,6 +23,7 @@ from labrun.repro.options import ReproOptions
 from labrun.repro.plan import Plan, make_plan, single_item_plan
 from labrun.repro.scheduler import RunResult, execute
 from labrun.repro.status import StageStatus, stage_status
+from labrun.scm.gitignore import discovery_filter
 
 LOCK_TIMEOUT = 3.0
 
@@ -49,11 +50,7 @@ def project_lock(project: Project, *, shared: bool = False) -> Iterator[None]:
 
 
 def _collector(project: Project, index: Index | None) -> Collector:
-    from labrun.ignore import DvcIgnore
-
-    col = Collector(
-        project.root, project.cwd_rel, parsing_of(project), DvcIgnore(project.root).is_ignored
-    )
+    col = Collector(project.root, project.cwd_rel, parsing_of(project), discovery_filter(project))
     if index is not None:
         col._files.update(index.pipelines)  # reuse what the index already parsed
     return col
@@ -70,11 +67,9 @@ def collect(project: Project, opts: ReproOptions, index: Index | None) -> list[S
 
 def plan_for(project: Project, opts: ReproOptions) -> Plan:
     """Targets + flags → the ordered stages to evaluate."""
-    from labrun.ignore import DvcIgnore
-
     if opts.single_item and not (opts.pipeline or opts.all_pipelines):
         return single_item_plan(collect(project, opts, None))
-    index = Index.load(project.root, parsing_of(project), DvcIgnore(project.root).is_ignored)
+    index = Index.load(project.root, parsing_of(project), discovery_filter(project))
     graph = build_graph(project.root, index.stages, project.cwd_rel)
     targets = index.stages if opts.all_pipelines else collect(project, opts, index)
     return make_plan(graph, targets, opts)
@@ -129,10 +124,8 @@ def status(
     project: Project, targets: Sequence[str] = (), *, with_deps: bool = False
 ) -> list[StageStatus]:
     """The status of every stage, or of the targets (and their upstream with ``with_deps``)."""
-    from labrun.ignore import DvcIgnore
-
     with project_lock(project, shared=True):
-        index = Index.load(project.root, parsing_of(project), DvcIgnore(project.root).is_ignored)
+        index = Index.load(project.root, parsing_of(project), discovery_filter(project))
         graph = build_graph(project.root, index.stages, project.cwd_rel)
         if targets:
             opts = ReproOptions(targets=tuple(targets))

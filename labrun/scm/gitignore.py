@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from labrun.ignore import Rule, RuleSet
+    from labrun.project import Project
 
 _SPECIAL = re.compile(r"([\\*?\[\]!#])")
 
@@ -66,3 +73,108 @@ def remove_entry(path: str) -> None:
         return
     with open(ignore_file, "w", encoding="utf-8") as f:
         f.write("\n".join(kept) + "\n")
+
+
+class GitIgnore:
+    """Git's ignore rules for a work tree, read from the files (no `git` process).
+
+    `.gitignore` files of every directory (loaded when first needed), then
+    `.git/info/exclude` and the user's excludes file. Used to skip Git-ignored
+    dvc files when the project is walked, as DVC does.
+
+        >>> GitIgnore("/repo").is_ignored("data/dvc.yaml", False)     # doctest: +SKIP
+        False
+    """
+
+    def __init__(self, worktree: str) -> None:
+        from labrun.ignore import RuleSet
+
+        self.top = worktree
+        base: list[Rule] = []
+        for path in (_user_excludes(), os.path.join(worktree, ".git", "info", "exclude")):
+            if path and os.path.isfile(path):
+                base.extend(_rules_of(path, "", "exclude"))
+        self._base = RuleSet(tuple(base))
+        self._sets: dict[str, RuleSet] = {}
+
+    def _rules_for(self, dirrel: str) -> RuleSet:
+        if dirrel not in self._sets:
+            if dirrel:
+                parent = self._rules_for(dirrel.rpartition("/")[0] if "/" in dirrel else "")
+            else:
+                parent = self._base
+            name = f"{dirrel}/.gitignore" if dirrel else ".gitignore"
+            full = os.path.join(self.top, name)
+            rules = _rules_of(full, dirrel, name) if os.path.isfile(full) else []
+            self._sets[dirrel] = parent.extended(rules) if rules else parent
+        return self._sets[dirrel]
+
+    def is_ignored(self, relpath: str, is_dir: bool) -> bool:
+        """True if Git ignores the path (relative to the work tree, `/` separators)."""
+        parts = relpath.split("/")
+        for i in range(1, len(parts) + 1):  # an ignored directory hides everything below
+            sub = "/".join(parts[:i])
+            ruleset = self._rules_for("/".join(parts[: i - 1]))
+            if ruleset.decide(sub, is_dir or i < len(parts))[0]:
+                return True
+        return False
+
+
+def _rules_of(path: str, dirrel: str, source: str) -> list[Rule]:
+    from labrun.ignore import compile_rule, reanchor
+
+    rules: list[Rule] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return rules
+    for number, raw in enumerate(lines, start=1):
+        text = raw.rstrip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            pattern = reanchor(text, dirrel) if dirrel else text
+            rule = compile_rule(pattern, source=source, line=number, text=text)
+        except ValueError:
+            continue  # Git skips patterns it cannot use; so do we
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+def _user_excludes() -> str | None:
+    """`core.excludesFile` from ~/.gitconfig, else Git's default `~/.config/git/ignore`."""
+    home = os.path.expanduser("~")
+    try:
+        with open(os.path.join(home, ".gitconfig"), encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition("=")
+                if key.strip().lower() == "excludesfile" and value.strip():
+                    return os.path.expanduser(value.strip().strip('"'))
+    except OSError:
+        pass
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    return os.path.join(xdg, "git", "ignore")
+
+
+def discovery_filter(project: Project) -> Callable[[str, bool], bool]:
+    """What a project walk skips: `.dvcignore`d paths, and Git-ignored ones inside Git.
+
+    Paths are relative to the project root, with `/` separators.
+    """
+    from labrun.ignore import DvcIgnore
+    from labrun.scm.git import find_worktree
+
+    dvcignore = DvcIgnore(project.root).is_ignored
+    worktree = find_worktree(project.root) if project.has_scm else None
+    if worktree is None:
+        return dvcignore
+    git = GitIgnore(worktree)
+    prefix = os.path.relpath(project.root, worktree).replace(os.sep, "/")
+    prefix = "" if prefix == "." else prefix + "/"
+
+    def ignored(relpath: str, is_dir: bool) -> bool:
+        return dvcignore(relpath, is_dir) or git.is_ignored(prefix + relpath, is_dir)
+
+    return ignored

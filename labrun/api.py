@@ -216,7 +216,7 @@ def dag(
 
     project = open_project(where)
     index = load_index(project, on_warning)
-    graph = build_graph(project.root, index.stages, project.cwd_rel)
+    graph = build_graph(project.root, index.stages, project.cwd_rel, _explain(project))
     cwd = project.cwd_rel
     if outs:
         view = dagview.outs_view(project.root, cwd, graph)
@@ -272,7 +272,14 @@ def status(
 def graph(where: PathOrProject | None = None) -> Graph:
     """The checked project graph (cycles, duplicate/overlapping outputs are errors)."""
     project = open_project(where)
-    return build_graph(project.root, load_index(project).stages, project.cwd_rel)
+    stages = load_index(project).stages
+    return build_graph(project.root, stages, project.cwd_rel, _explain(project))
+
+
+def _explain(project: Project) -> Callable[[str], str | None]:
+    from labrun.scm.gitignore import explain_dvcignored
+
+    return explain_dvcignored(project)
 
 
 # -- data commands --

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from labrun.errors import GraphError
@@ -116,12 +116,20 @@ class _OutRef:
     def_path: str
 
 
-def build_graph(root: str, stages: Sequence[Stage], cwd_rel: str = ".") -> Graph:
+Explain = Callable[[str], str | None]  # project-relative path → "file:line:pattern" or None
+
+
+def build_graph(
+    root: str, stages: Sequence[Stage], cwd_rel: str = ".", explain: Explain | None = None
+) -> Graph:
     """Check outputs and build the graph; GraphError for DVC's graph-level errors.
 
     Checks, in DVC's order: dvc files as deps/outs, outputs in `.git`/`.dvc`,
-    duplicate outputs, overlapping outputs, then cycles.
+    outputs excluded by `.dvcignore` (``explain`` says which rule), duplicate
+    outputs, overlapping outputs, then cycles.
     """
+    if explain is not None:
+        _check_not_ignored(root, stages, explain)
     outs = _collect_outs(root, stages, cwd_rel)
     by_path = {o.path: o for o in outs}
     _check_overlaps(outs, by_path, stages, root, cwd_rel)
@@ -159,6 +167,21 @@ def _collect_outs(root: str, stages: Sequence[Stage], cwd_rel: str) -> list[_Out
         if len(owners) > 1:
             raise _duplicate_error(root, path, [stages[i] for i in owners], cwd_rel)
     return refs
+
+
+def _check_not_ignored(root: str, stages: Sequence[Stage], explain: Explain) -> None:
+    for stage in stages:
+        for out in stage.outs:
+            path = stage.abspath(root, out.path)
+            rel = os.path.relpath(path, root)
+            if rel.startswith(".."):
+                continue
+            rule = explain(rel.replace(os.sep, "/"))
+            if rule is not None:
+                raise GraphError(
+                    f"Path '{path}' is ignored by {rule}",
+                    hint="an output cannot be hidden by .dvcignore: change the rule or the path",
+                )
 
 
 def _check_internal(root: str, path: str) -> None:

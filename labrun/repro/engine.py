@@ -23,7 +23,7 @@ from labrun.repro.options import ReproOptions
 from labrun.repro.plan import Plan, make_plan, single_item_plan
 from labrun.repro.scheduler import RunResult, execute
 from labrun.repro.status import StageStatus, stage_status
-from labrun.scm.gitignore import discovery_filter
+from labrun.scm.gitignore import discovery_filter, explain_dvcignored
 
 LOCK_TIMEOUT = 3.0
 
@@ -70,7 +70,8 @@ def plan_for(project: Project, opts: ReproOptions) -> Plan:
     if opts.single_item and not (opts.pipeline or opts.all_pipelines):
         return single_item_plan(collect(project, opts, None))
     index = Index.load(project.root, parsing_of(project), discovery_filter(project))
-    graph = build_graph(project.root, index.stages, project.cwd_rel)
+    explain = explain_dvcignored(project)
+    graph = build_graph(project.root, index.stages, project.cwd_rel, explain)
     targets = index.stages if opts.all_pipelines else collect(project, opts, index)
     return make_plan(graph, targets, opts)
 
@@ -126,7 +127,9 @@ def status(
     """The status of every stage, or of the targets (and their upstream with ``with_deps``)."""
     with project_lock(project, shared=True):
         index = Index.load(project.root, parsing_of(project), discovery_filter(project))
-        graph = build_graph(project.root, index.stages, project.cwd_rel)
+        graph = build_graph(
+            project.root, index.stages, project.cwd_rel, explain_dvcignored(project)
+        )
         if targets:
             opts = ReproOptions(targets=tuple(targets))
             chosen = collect(project, opts, index)

@@ -178,3 +178,16 @@ def discovery_filter(project: Project) -> Callable[[str, bool], bool]:
         return dvcignore(relpath, is_dir) or git.is_ignored(prefix + relpath, is_dir)
 
     return ignored
+
+
+def explain_dvcignored(project: Project) -> Callable[[str], str | None]:
+    """For output checks: the `.dvcignore` rule hiding a project-relative path, if any."""
+    from labrun.ignore import DvcIgnore
+
+    rules = DvcIgnore(project.root)
+
+    def explain(relpath: str) -> str | None:
+        found = rules.explain(relpath)
+        return str(found) if found is not None and found.ignored and found.line else None
+
+    return explain

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e . >/dev/null
+.venv/bin/python -m pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e . >/dev/null 2>&1
 LABRUN="$PWD/.venv/bin/labrun"
 
 work=${1:-${TMPDIR:-/tmp}/labrun-example}
@@ -28,3 +28,13 @@ echo "== labrun dag"
 echo
 echo "== labrun dag --md"
 "$LABRUN" dag --md
+echo
+echo "== labrun repro"
+"$LABRUN" repro
+echo
+echo "== metrics.json"
+cat metrics.json
+echo
+echo "== labrun status   (after changing train.lr in params.yaml)"
+sed -i.bak 's/  lr: 0.1/  lr: 0.3/' params.yaml && rm -f params.yaml.bak
+"$LABRUN" status

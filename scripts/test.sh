@@ -4,21 +4,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+log=$(mktemp)
+quiet() {  # run an install step, showing its output only if it fails
+    if ! "$@" >"$log" 2>&1; then cat "$log"; echo "failed: $*" >&2; exit 1; fi
+}
 
-# 1. labrun and its test dependencies, in .venv
-if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# 1. labrun (editable, plain .pth: no import hook at start-up) and its test tools, in .venv
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+quiet .venv/bin/python -m pip install --disable-pip-version-check \
+    --config-settings editable_mode=compat -e '.[test]'
 
-# 2. the reference implementation, dvc==3.67.1, in its own venv (compat tests and benchmarks)
+# 2. the reference implementation, dvc==3.67.1, in its own venv (compat tests, benchmarks)
 if ! .venv-dvc/bin/dvc --version 2>/dev/null | grep -qx '3.67.1'; then
     "$PY" -m venv .venv-dvc
-    .venv-dvc/bin/python -m pip install -q --disable-pip-version-check 'dvc==3.67.1'
+    quiet .venv-dvc/bin/python -m pip install --disable-pip-version-check 'dvc==3.67.1'
 fi
 
-# 3. services and tools some tests start themselves
-bash scripts/install-system.sh
+# 3. system tools the tests start themselves
+quiet bash scripts/install-system.sh
 
-# 4. lint, types, tests (parallel)
+# 4. lint, types, tests (parallel; compat and slow tests included)
 .venv/bin/ruff check labrun tests bench
 .venv/bin/ruff format --check labrun tests bench
 .venv/bin/mypy

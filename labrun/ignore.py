@@ -102,7 +102,7 @@ def _normalize_segments(segs: list[str]) -> list[str]:
     return [s for k, s in enumerate(segs) if not (k and s == "**" == segs[k - 1])]
 
 
-def _translate_segments(segs: list[str], dir_pattern: bool) -> str:
+def _translate_segments(segs: list[str]) -> str:
     out: list[str] = []
     need_slash = False
     last = len(segs) - 1
@@ -152,7 +152,7 @@ def _compile_pattern(pattern: str) -> tuple[str, bool, bool] | None:
     if segs in (["**", "*"], ["**", "*", "**"]):
         return (_NEVER if len(segs) == 3 else "."), negated, False
     try:
-        regex = _translate_segments(segs, dir_pattern)
+        regex = _translate_segments(segs)
     except _RangeError:
         return None
     one_segment = segs[0] == "**" and (len(segs) == 2 or segs[2:] == ["**"])
@@ -220,7 +220,11 @@ def compile_rule(pattern: str, *, source: str, line: int, text: str) -> Rule | N
         return None
     regex, negated, one_segment = compiled
     tail = regex[len(_ANYWHERE) :] if one_segment else None
-    return Rule(re.compile(regex), negated, pattern.endswith("/"), source, line, text, tail)
+    try:
+        compiled_regex = re.compile(regex)
+    except re.error as exc:  # e.g. a reversed range such as [z-a]
+        raise ValueError(str(exc)) from exc
+    return Rule(compiled_regex, negated, pattern.endswith("/"), source, line, text, tail)
 
 
 @dataclass(frozen=True)
@@ -388,7 +392,7 @@ class DvcIgnore:
         self._sets: dict[str, RuleSet] = {}
 
     def _extend(
-        self, parent: RuleSet, dirrel: str, entries: list[os.DirEntry[str]] | None
+        self, parent: RuleSet, dirrel: str, subdirs: list[os.DirEntry[str]] | None
     ) -> RuleSet:
         """*parent* plus ``<dirrel>/.dvcignore`` (unless ignored) and nested projects."""
         name = _join(dirrel, IGNORE_FILE)
@@ -396,22 +400,22 @@ class DvcIgnore:
         rules: list[Rule] = []
         if os.path.isfile(full) and not parent.decide_path(name, False)[0]:
             rules = _read_rules(full, name, dirrel)
-        rules.extend(self._nested_project_rules(dirrel, entries))
+        rules.extend(self._nested_project_rules(dirrel, subdirs))
         return parent.extended(rules) if rules else parent
 
     def _nested_project_rules(
-        self, dirrel: str, entries: list[os.DirEntry[str]] | None
+        self, dirrel: str, subdirs: list[os.DirEntry[str]] | None
     ) -> list[Rule]:
         """A rule ignoring each subdirectory that holds its own ``.dvc/`` (a nested project)."""
-        if entries is None:
+        if subdirs is None:
             try:
                 with os.scandir(os.path.join(self.root, dirrel)) as it:
-                    entries = list(it)
+                    subdirs = [e for e in it if e.is_dir()]
             except (FileNotFoundError, NotADirectoryError):
                 return []
         rules = []
-        for entry in entries:
-            if entry.is_dir() and os.path.isdir(os.path.join(entry.path, ".dvc")):
+        for entry in subdirs:
+            if os.path.isdir(os.path.join(entry.path, ".dvc")):
                 # names pasted in unescaped, as DVC does (see reanchor)
                 pattern = f"{dirrel}/{entry.name}/" if dirrel else f"/{entry.name}/"
                 source = f"in sub_repo:{entry.name}"
@@ -420,10 +424,11 @@ class DvcIgnore:
                     rules.append(rule)
         return rules
 
-    def rules_for(self, dirrel: str, entries: list[os.DirEntry[str]] | None = None) -> RuleSet:
+    def rules_for(self, dirrel: str, subdirs: list[os.DirEntry[str]] | None = None) -> RuleSet:
         """The rules that apply to the entries of directory *dirrel* ("" = root).
 
-        *entries* (the directory's listing, if the caller has it) saves a scan.
+        *subdirs* (the directory's subdirectories, if the caller listed them)
+        saves a scan.
         """
         found = self._sets.get(dirrel)
         if found is None:
@@ -431,7 +436,7 @@ class DvcIgnore:
                 parent = self.rules_for(dirrel.rpartition("/")[0])
             else:
                 parent = RuleSet(_builtin_rules())
-            found = self._sets[dirrel] = self._extend(parent, dirrel, entries)
+            found = self._sets[dirrel] = self._extend(parent, dirrel, subdirs)
         return found
 
     def relpath(self, path: str | os.PathLike[str]) -> str | None:
@@ -471,12 +476,12 @@ class DvcIgnore:
     # -- walking -------------------------------------------------------------------
 
     def _rules_entering(
-        self, rootrel: str | None, is_top: bool, entries: list[os.DirEntry[str]]
+        self, rootrel: str | None, is_top: bool, subdirs: list[os.DirEntry[str]]
     ) -> RuleSet | None:
         """The rules for a directory being scanned; None if it drops out entirely."""
         if rootrel is None:
             return _NO_RULES
-        rules = self.rules_for(rootrel, entries)
+        rules = self.rules_for(rootrel, subdirs)
         if not rootrel:
             return rules
         if is_top:
@@ -489,20 +494,17 @@ class DvcIgnore:
 
     def _scan(self, path: str, rootrel: str | None, is_top: bool) -> _Scanned | None:
         """List one directory: kept subdirectories and kept files, or None if pruned."""
+        dirs: list[os.DirEntry[str]] = []
+        files: list[os.DirEntry[str]] = []
         with os.scandir(path) as it:
-            entries = list(it)
-        rules = self._rules_entering(rootrel, is_top, entries)
+            for entry in it:
+                (dirs if entry.is_dir() else files).append(entry)
+        rules = self._rules_entering(rootrel, is_top, dirs)
         if rules is None:
             return None
         prefix = f"{rootrel}/" if rootrel else ""
-        dirs: list[os.DirEntry[str]] = []
-        files: list[os.DirEntry[str]] = []
-        for entry in entries:
-            if not entry.is_dir():
-                files.append(entry)
-            elif not rules.decide(prefix + entry.name, True)[0]:
-                dirs.append(entry)
-        return dirs, rules.keep_files(prefix, files)
+        kept = [d for d in dirs if not rules.decide(prefix + d.name, True)[0]]
+        return kept, rules.keep_files(prefix, files)
 
     def iter_dirs(
         self, top: str | os.PathLike[str]

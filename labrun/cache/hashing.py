@@ -271,15 +271,16 @@ def _iter_plain(top: str) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
 
 def _stat_entries(prefix: str, entries: list[os.DirEntry[str]], out: list[FileStat]) -> None:
     """Append a :class:`FileStat` per entry (the hot loop of every directory hash)."""
-    is_reg, new = stat.S_ISREG, tuple.__new__
+    new = tuple.__new__
     for entry in entries:
         try:
             st = entry.stat()
         except FileNotFoundError as exc:
             raise HashingError(f"unable to hash '{entry.path}': it is a broken symlink") from exc
-        if not is_reg(st.st_mode):
+        mode = st.st_mode
+        if mode & 0o170000 != stat.S_IFREG:
             raise HashingError(f"unable to hash '{entry.path}': it is not a regular file")
-        item = (prefix + entry.name, entry.path, st.st_ino, st.st_mtime_ns, st.st_size, st.st_mode)
+        item = (prefix + entry.name, entry.path, st.st_ino, st.st_mtime_ns, st.st_size, mode)
         out.append(new(FileStat, item))
 
 

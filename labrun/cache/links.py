@@ -151,7 +151,7 @@ def unprotect(path: str | os.PathLike[str]) -> None:
     """Turn a linked output into private writable copies (for in-place edits).
 
     Symlinks and hardlinks into the cache are replaced by copies; every file
-    ends up with a plain file's mode.
+    ends up with a plain file's mode (execute bits kept).
     """
     top = os.fspath(path)
     if os.path.isdir(top) and not os.path.islink(top):
@@ -159,11 +159,12 @@ def unprotect(path: str | os.PathLike[str]) -> None:
     else:
         files = [top]
     for name in files:
-        st = os.lstat(name)
-        if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:
-            fsutil.atomic_copy(name, name)
+        linked = os.lstat(name)
+        mode = fsutil.DEFAULT_FILE_MODE | (os.stat(name).st_mode & 0o111)
+        if stat.S_ISLNK(linked.st_mode) or linked.st_nlink > 1:
+            fsutil.atomic_copy(name, name, mode)
         else:
-            os.chmod(name, fsutil.DEFAULT_FILE_MODE | (st.st_mode & 0o111))
+            os.chmod(name, mode)
 
 
 # -- checkout --------------------------------------------------------------------
@@ -325,13 +326,21 @@ class _Checkout:
             _discard(self._full(rel))
         if self.info.is_dir:
             os.makedirs(self.target, exist_ok=True)  # also when the manifest is empty
-        return [
-            rel
-            for rel in plan.added + plan.modified + plan.relink
-            if not self._place(rel, plan.wanted[rel])
-        ]
+        placed: list[tuple[str, str]] = []
+        missing: list[str] = []
+        try:
+            for rel in plan.added + plan.modified + plan.relink:
+                md5 = plan.wanted[rel]
+                if self._place(rel, md5):
+                    placed.append((self._full(rel), md5))
+                else:
+                    missing.append(rel)
+        finally:  # what was written is known content: spare the next status a re-hash
+            self.state.remember_many(placed, legacy=self.legacy)
+        return missing
 
     def _place(self, rel: str, md5: str) -> bool:
+        """Link one object into place; False if the store does not have it."""
         if not self.store.exists(md5, legacy=self.legacy):
             return False
         dst = self._full(rel)
@@ -344,7 +353,6 @@ class _Checkout:
                 fsutil.atomic_write(dst, fobj.read(), durable=False)
         else:
             self.linker.link(src, dst)
-        self.state.remember(dst, md5, legacy=self.legacy)
         return True
 
 

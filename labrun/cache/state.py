@@ -19,6 +19,7 @@ a damaged file is thrown away and rebuilt.
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import sqlite3
 import stat
@@ -26,7 +27,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labrun.cache.hashing import (
     FileStat,
@@ -46,18 +47,41 @@ if TYPE_CHECKING:
 
 STATE_DIR = os.path.join(".dvc", "tmp", "labrun")
 STATE_FILE = "hashes.db"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    path BLOB NOT NULL, legacy INTEGER NOT NULL,
-    ino INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, md5 TEXT NOT NULL,
-    PRIMARY KEY (path, legacy)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dirs (
-    path BLOB NOT NULL, legacy INTEGER NOT NULL,
-    token TEXT NOT NULL, md5 TEXT NOT NULL, size INTEGER NOT NULL, nfiles INTEGER NOT NULL,
-    PRIMARY KEY (path, legacy)) WITHOUT ROWID;
-"""
+_SCHEMA_VERSION = 1
+_RESET = (
+    "DROP TABLE IF EXISTS files",
+    "DROP TABLE IF EXISTS dirs",
+    """CREATE TABLE files (
+        path BLOB NOT NULL, legacy INTEGER NOT NULL,
+        ino INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, md5 TEXT NOT NULL,
+        PRIMARY KEY (path, legacy)) WITHOUT ROWID""",
+    """CREATE TABLE dirs (
+        path BLOB NOT NULL, legacy INTEGER NOT NULL,
+        token TEXT NOT NULL, md5 TEXT NOT NULL, size INTEGER NOT NULL, nfiles INTEGER NOT NULL,
+        PRIMARY KEY (path, legacy)) WITHOUT ROWID""",
+    f"PRAGMA user_version = {_SCHEMA_VERSION}",
+)
+_INSERT_FILE = "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)"
 _FileRow = tuple[int, int, int, str]  # ino, mtime_ns, size, md5
 _Row = tuple[bytes, int, int, int, int, str]  # a `files` row
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def _reset(conn: sqlite3.Connection) -> None:
+    """Create the tables (first use, or a layout from another labrun version)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if _version(conn) != _SCHEMA_VERSION:  # another process may have just done it
+            for statement in _RESET:
+                conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _key(path: str) -> bytes:
@@ -82,8 +106,13 @@ class DirListing:
     files: tuple[FileStat, ...]
 
 
+_TOKEN_FIELDS = operator.itemgetter(0, 2, 3, 4)  # relpath, ino, mtime_ns, size
+_TOKEN_LINE = "%s\0%d\0%d\0%d".__mod__
+
+
 def _token(stats: Sequence[FileStat]) -> str:
-    lines = "\n".join(f"{s.relpath}\0{s.ino}\0{s.mtime_ns}\0{s.size}" for s in stats)
+    """Digest of every file's (relpath, inode, mtime, size): equal tokens, equal trees."""
+    lines = "\n".join(map(_TOKEN_LINE, map(_TOKEN_FIELDS, stats)))
     return md5_bytes(lines.encode("utf-8", "surrogateescape"))
 
 
@@ -110,14 +139,13 @@ class State:
 
     # -- connection ------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
+    def _connect(self, path: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            if _version(conn) != _SCHEMA_VERSION:
+                _reset(conn)
         except sqlite3.DatabaseError:
             conn.close()
             raise
@@ -127,12 +155,12 @@ class State:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         try:
-            self._conn = self._connect()
-        except sqlite3.OperationalError:
-            raise
+            self._conn = self._connect(self.db_path)
+        except sqlite3.OperationalError:  # cannot open, or locked for too long
+            self._conn = self._connect(":memory:")
         except sqlite3.DatabaseError:  # not a database any more: it is only a cache
             self._discard_files()
-            self._conn = self._connect()
+            self._conn = self._connect(self.db_path)
         self._pid = os.getpid()
         return self._conn
 
@@ -140,6 +168,38 @@ class State:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.db_path + suffix)
+
+    def _fall_back_to_memory(self) -> None:
+        """The shared database misbehaves: keep a private memo for this process."""
+        with contextlib.suppress(sqlite3.Error):
+            if self._conn is not None:
+                self._conn.close()
+        self._conn = self._connect(":memory:")
+        self._pid = os.getpid()
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db().execute(sql, params).fetchall()
+            except sqlite3.OperationalError:
+                self._fall_back_to_memory()
+                return []
+
+    def _transaction(self, steps: Sequence[tuple[str, Iterable[Sequence[object]]]]) -> None:
+        """Run ``executemany`` steps atomically; a memo write that fails is dropped."""
+        with self._lock:
+            db = self._db()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, rows in steps:
+                        db.executemany(sql, rows)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError:
+                self._fall_back_to_memory()
 
     def close(self) -> None:
         """Close the database (reopened on next use)."""
@@ -160,29 +220,16 @@ class State:
         self.close()
 
     def _write(self, files: Iterable[_Row]) -> None:
-        with self._lock:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", files)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        self._transaction([(_INSERT_FILE, files)])
 
     # -- files -----------------------------------------------------------------------
 
     def _lookup_file(self, key: bytes, legacy: bool) -> _FileRow | None:
-        with self._lock:
-            row = (
-                self._db()
-                .execute(
-                    "SELECT ino, mtime_ns, size, md5 FROM files WHERE path = ? AND legacy = ?",
-                    (key, int(legacy)),
-                )
-                .fetchone()
-            )
-        return None if row is None else (row[0], row[1], row[2], row[3])
+        rows = self._query(
+            "SELECT ino, mtime_ns, size, md5 FROM files WHERE path = ? AND legacy = ?",
+            (key, int(legacy)),
+        )
+        return (rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None
 
     def hash_file(self, path: str | os.PathLike[str], *, legacy: bool = False) -> HashInfo:
         """Hash one file (links followed), reading it only if its stat changed."""
@@ -199,34 +246,37 @@ class State:
 
     def remember(self, path: str | os.PathLike[str], md5: str, *, legacy: bool = False) -> None:
         """Record that *path*, as it is now, has content *md5* (after a checkout)."""
-        full = os.path.abspath(os.fspath(path))
-        st = _stat_file(full)
-        self._write([(_key(full), int(legacy), _ino(st.st_ino), st.st_mtime_ns, st.st_size, md5)])
+        self.remember_many([(path, md5)], legacy=legacy)
+
+    def remember_many(
+        self, items: Iterable[tuple[str | os.PathLike[str], str]], *, legacy: bool = False
+    ) -> None:
+        """:meth:`remember` for many files, in one transaction."""
+        rows = []
+        for path, md5 in items:
+            full = os.path.abspath(os.fspath(path))
+            st = _stat_file(full)
+            rows.append((_key(full), int(legacy), _ino(st.st_ino), st.st_mtime_ns, st.st_size, md5))
+        if rows:
+            self._write(rows)
 
     # -- directories -----------------------------------------------------------------
 
     def _lookup_dir(self, key: bytes, legacy: bool, token: str) -> HashInfo | None:
-        with self._lock:
-            row = (
-                self._db()
-                .execute(
-                    "SELECT md5, size, nfiles FROM dirs"
-                    " WHERE path = ? AND legacy = ? AND token = ?",
-                    (key, int(legacy), token),
-                )
-                .fetchone()
-            )
-        return None if row is None else HashInfo(row[0], row[1], row[2], legacy=legacy)
+        rows = self._query(
+            "SELECT md5, size, nfiles FROM dirs WHERE path = ? AND legacy = ? AND token = ?",
+            (key, int(legacy), token),
+        )
+        return HashInfo(rows[0][0], rows[0][1], rows[0][2], legacy=legacy) if rows else None
 
     def _rows_under(self, top: str, legacy: bool) -> dict[bytes, _FileRow]:
         lo, hi = _key(top + "/"), _key(top + "0")  # "0" sorts right after "/"
-        with self._lock:
-            cur = self._db().execute(
-                "SELECT path, ino, mtime_ns, size, md5 FROM files"
-                " WHERE path >= ? AND path < ? AND legacy = ?",
-                (lo, hi, int(legacy)),
-            )
-            return {r[0]: (r[1], r[2], r[3], r[4]) for r in cur}
+        rows = self._query(
+            "SELECT path, ino, mtime_ns, size, md5 FROM files"
+            " WHERE path >= ? AND path < ? AND legacy = ?",
+            (lo, hi, int(legacy)),
+        )
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
     def hash_dir(
         self, path: str | os.PathLike[str], ignore: DvcIgnore | None = None, *, legacy: bool = False
@@ -234,17 +284,19 @@ class State:
         """Hash a directory; unchanged trees cost a walk and one lookup."""
         top = os.path.abspath(os.fspath(path))
         stats = scan_dir(top, ignore)
-        found = self._lookup_dir(_key(top), legacy, _token(stats))
-        return found if found is not None else self._build(top, stats, legacy).info
+        token = _token(stats)
+        found = self._lookup_dir(_key(top), legacy, token)
+        return found if found is not None else self._build(top, stats, legacy, token).info
 
     def build_dir(
         self, path: str | os.PathLike[str], ignore: DvcIgnore | None = None, *, legacy: bool = False
     ) -> DirListing:
         """Hash a directory and return its manifest too (files read only if changed)."""
         top = os.path.abspath(os.fspath(path))
-        return self._build(top, scan_dir(top, ignore), legacy)
+        stats = scan_dir(top, ignore)
+        return self._build(top, stats, legacy, _token(stats))
 
-    def _build(self, top: str, stats: list[FileStat], legacy: bool) -> DirListing:
+    def _build(self, top: str, stats: list[FileStat], legacy: bool, token: str) -> DirListing:
         known = self._rows_under(top, legacy)
         md5s: list[str] = []
         todo: list[int] = []
@@ -265,26 +317,23 @@ class State:
         for i, md5 in zip(todo, hash_files(pairs, legacy=legacy, jobs=self.jobs), strict=True):
             md5s[i] = md5
         info, manifest = dir_info(stats, md5s, legacy=legacy)
-        flag = int(legacy)
+        flag, key = int(legacy), _key(top)
         rows = [_file_row(stats[i], flag, md5s[i]) for i in todo]
-        dir_row = (_key(top), flag, _token(stats), info.md5, info.size, info.nfiles)
-        self._save_dir(rows, [(k, flag) for k in known], dir_row)
+        if rows or known or self._lookup_dir(key, legacy, token) != info:
+            dir_row = (key, flag, token, info.md5, info.size, info.nfiles)
+            self._save_dir(rows, [(k, flag) for k in known], dir_row)
         return DirListing(info, manifest, tuple(stats))
 
     def _save_dir(
         self, rows: list[_Row], stale: list[tuple[bytes, int]], dir_row: tuple[object, ...]
     ) -> None:
-        with self._lock:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
-                db.executemany("DELETE FROM files WHERE path = ? AND legacy = ?", stale)
-                db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?, ?, ?, ?, ?)", dir_row)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        self._transaction(
+            [
+                (_INSERT_FILE, rows),
+                ("DELETE FROM files WHERE path = ? AND legacy = ?", stale),
+                ("INSERT OR REPLACE INTO dirs VALUES (?, ?, ?, ?, ?, ?)", [dir_row]),
+            ]
+        )
 
     def hash_path(
         self, path: str | os.PathLike[str], ignore: DvcIgnore | None = None, *, legacy: bool = False

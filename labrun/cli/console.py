@@ -26,6 +26,7 @@ class ConsoleReporter:
         self.out = out or sys.stdout
         self.err = sys.stderr
         self.previous_ran = False
+        self.before_stage = False
         self.lock = threading.Lock()
 
     def emit(self, event: api.events.Event) -> None:
@@ -34,6 +35,8 @@ class ConsoleReporter:
             if isinstance(event, ev.Output):
                 print(f"[{event.stage}] {event.line}", file=self.out, flush=True)
             elif isinstance(event, ev.Warning_ | ev.StageFailed):
+                if isinstance(event, ev.StageFailed):
+                    self.previous_ran = self.before_stage
                 self._warn(event)
             elif not self.quiet:
                 self._info(event)
@@ -44,6 +47,7 @@ class ConsoleReporter:
     def _stage_start(self) -> None:
         if self.previous_ran:
             self._say("")
+        self.before_stage = self.previous_ran  # a failed stage does not count (as DVC)
         self.previous_ran = False
 
     def _info(self, event: api.events.Event) -> None:

@@ -36,6 +36,10 @@ class NotSimple(Exception):
         super().__init__(reason)
 
 
+class _MultiLine(NotSimple):
+    """A single-quoted scalar goes on past the end of its first line."""
+
+
 # --- YAML 1.2 scalar resolution (ruamel.yaml's safe loader semantics) -------------------
 
 # Compiled on first use: most files never need them, and compiling costs start-up time.
@@ -114,9 +118,18 @@ def _make_timestamp(text: str) -> dt.date | dt.datetime:
     return dt.datetime(year, month, day, *clock, micro, tzinfo)
 
 
+def _is_decimal(text: str) -> bool:
+    """`1.5` or `-0.25`: the common float, recognised without compiling a pattern."""
+    whole, dot, fraction = text.partition(".")
+    whole = whole[1:] if whole[:1] == "-" else whole
+    return bool(dot) and whole.isdigit() and fraction.isdigit()
+
+
 def _number_or_str(text: str) -> Any:
-    if text.isdigit() and text.isascii():
+    if text.isascii() and text.isdigit():
         return int(text)
+    if text.isascii() and _is_decimal(text):
+        return float(text)
     if _match("float", text):
         return _make_float(text)
     if text[0] != "." and _match("int", text):
@@ -195,18 +208,21 @@ def _continuation(body: str) -> str:
     return text
 
 
-def _single_quoted(text: str, start: int) -> tuple[str, int]:
-    """The scalar quoted at `start` and the index after its closing quote."""
-    parts = []
-    begin = start + 1
+def _closing_quote(text: str, begin: int) -> int:
+    """The index of the `'` that ends a single-quoted scalar (-1: not on this line)."""
     while True:
         close = text.find("'", begin)
-        if close < 0:
-            raise NotSimple("multi-line quoted scalar")
-        parts.append(text[begin:close])
-        if text[close + 1 : close + 2] != "'":
-            return "'".join(parts), close + 1
-        begin = close + 2
+        if close < 0 or text[close + 1 : close + 2] != "'":
+            return close
+        begin = close + 2  # '' stands for '
+
+
+def _single_quoted(text: str, start: int) -> tuple[str, int]:
+    """The scalar quoted at `start` and the index after its closing quote."""
+    close = _closing_quote(text, start + 1)
+    if close < 0:
+        raise _MultiLine()
+    return text[start + 1 : close].replace("''", "'"), close + 1
 
 
 def _escape(text: str, start: int) -> tuple[str, int]:
@@ -229,7 +245,7 @@ def _double_quoted(text: str, start: int) -> tuple[str, int]:
     while True:
         close = text.find('"', begin)
         if close < 0:
-            raise NotSimple("multi-line quoted scalar")
+            raise NotSimple("multi-line double-quoted scalar")
         slash = text.find("\\", begin, close)
         if slash < 0:
             parts.append(text[begin:close])
@@ -371,7 +387,10 @@ def _is_item(body: str) -> bool:
 
 
 def _quoted_entry(body: str) -> tuple[Any, str] | None:
-    key, end = _quoted(body, 0)
+    try:
+        key, end = _quoted(body, 0)
+    except _MultiLine:
+        return None  # a scalar, which `_inline` reads
     after = body[end:].lstrip(" ")
     if after[:1] != ":" or after[1:2] not in ("", " "):
         return None
@@ -487,7 +506,10 @@ class _Reader:
             return self._block_scalar(index, text, parent)
         value: Any
         if first in "'\"":
-            value, end = _quoted(text, 0)
+            try:
+                value, end = _quoted(text, 0)
+            except _MultiLine:
+                return self._quoted_lines(index, text, parent)
         elif first in "[{":
             value, end = (_flow_sequence if first == "[" else _flow_mapping)(text, 0)
         else:
@@ -512,6 +534,27 @@ class _Reader:
             parts += ["\n" * empty or " ", _continuation(body)]
             end, empty = number + 1, 0
         return resolve_plain("".join(parts)), end
+
+    def _quoted_lines(self, index: int, text: str, parent: int) -> tuple[str, int]:
+        """A single-quoted scalar over several lines (as ruamel writes long ones), folded."""
+        if parent < 0:
+            raise NotSimple("multi-line quoted scalar")
+        parts, empty = [text[1:].rstrip(" ")], 0
+        for number in range(index + 1, len(self.lines)):
+            line = self.lines[number]
+            body = line.lstrip(" ")
+            if not body:
+                empty += 1
+                continue
+            if len(line) - len(body) <= parent:
+                break
+            close = _closing_quote(body, 0)
+            parts += ["\n" * empty or " ", body[:close] if close >= 0 else body.rstrip(" ")]
+            if close >= 0:
+                _check_tail(body, close + 1)
+                return "".join(parts).replace("''", "'"), number + 1
+            empty = 0
+        raise NotSimple("multi-line quoted scalar")
 
     def _block_scalar(self, index: int, text: str, parent: int) -> tuple[str, int]:
         chomp = _block_header(text)

@@ -40,6 +40,8 @@ class RunContext:
     touched: set[str] = field(default_factory=set)  # files to `git add` afterwards
     ignored_outs: list[str] = field(default_factory=list)  # .gitignore entries added this run
     capture: bool = False  # capture command output as Output events (parallel runs)
+    # absolute path → md5 recorded for the outputs of stages evaluated so far (--allow-missing)
+    recorded_outs: dict[str, str] = field(default_factory=dict)
     confirm: Confirm | None = None  # asks the user before a stage runs (`-i`)
 
     def warn(self, message: str, stage: str = "") -> None:

@@ -49,8 +49,10 @@ def save_deps(ctx: RunContext, stage: Stage) -> tuple[list[dict[str, Any]], dict
         data = read_params(ctx, stage, item)
         listed = list(item.keys or [])
         if data is None:
-            missing = listed or ["*"]
-            raise StageError(f"Parameters '{', '.join(missing)}' are missing from '{item.path}'.")
+            # DVC says this with -f, and "Parameters 'x' are missing" otherwise; one message
+            # naming the missing file is clearer in both cases.
+            shown = ctx.relpath(stage.abspath(ctx.root, item.path))
+            raise StageError(f"dependency '{shown}' does not exist")
         values = current_values(data, item)
         missing = [k for k in listed if k not in values]
         if missing:
@@ -84,8 +86,8 @@ def remove_outs(ctx: RunContext, stage: Stage) -> None:
     for out in stage.outs:
         path = stage.abspath(ctx.root, out.path)
         if out.persist or out.checkpoint:
-            if os.path.isfile(path):
-                unprotect(path)
+            if os.path.exists(path):
+                unprotect(path)  # files or whole directories: links become private copies
             continue
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)

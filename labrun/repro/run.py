@@ -64,6 +64,8 @@ def reproduce_stage(
         if ctx.confirm is None or not ctx.confirm(question):
             raise LabrunError("reproduction aborted by the user")
     if stage.is_data_source or stage.frozen:
+        if opts.dry:
+            return "skipped"  # as DVC: a dry run neither verifies nor announces them
         return _verify(ctx, stage, opts)
     return _run(ctx, stage, opts, status, force=force or opts.force)
 

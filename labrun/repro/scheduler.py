@@ -19,7 +19,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from labrun.errors import LabrunError
-from labrun.repro.context import RunContext
+from labrun.pipeline.stage import Stage
+from labrun.repro.context import RunContext, records_by_path
 from labrun.repro.events import StageFailed, StageSucceeded
 from labrun.repro.options import ReproOptions
 from labrun.repro.plan import Plan
@@ -103,11 +104,17 @@ class _Runner:
             self._failed(i, addr, exc.message)
             return
         with self.lock:
+            self._remember_outs(stage)
             self.result.outcomes[addr] = outcome
             if outcome != "skipped":
                 self.ctx.reporter.emit(StageSucceeded(addr, ran=outcome == "ran"))
                 if self.opts.force_downstream:
                     self.forced |= {j for j, d in enumerate(self.plan.deps) if i in d}
+
+    def _remember_outs(self, stage: Stage) -> None:
+        for record in records_by_path(self.ctx.recorded(stage), "outs").values():
+            if "md5" in record:
+                self.ctx.recorded_outs[stage.abspath(self.ctx.root, record["path"])] = record["md5"]
 
     def _failed(self, i: int, addr: str, message: str) -> None:
         with self.lock:
@@ -133,5 +140,6 @@ class _Runner:
             )
         if len(failed) == 1:
             raise ReproFailedError(f"failed to reproduce '{failed[0]}'")
-        names = ", ".join(f"'{n}'" for n in failed)
+        quoted = [f"'{n}'" for n in failed]
+        names = ", ".join(quoted[:-1]) + " and " + quoted[-1]
         raise ReproFailedError(f"failed to reproduce stages: {names}")

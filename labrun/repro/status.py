@@ -93,9 +93,14 @@ def dep_reasons(
     recorded = records_by_path(entry, "deps")
     reasons: list[Reason] = []
     for dep in stage.deps:
-        state = compare(ctx, stage.abspath(ctx.root, dep), recorded.get(dep))
+        path = stage.abspath(ctx.root, dep)
+        state = compare(ctx, path, recorded.get(dep))
         if state == DELETED and allow_missing:
-            continue
+            # still a change when an upstream stage recorded other content at that path
+            upstream = ctx.recorded_outs.get(path)
+            if upstream is None or upstream == (recorded.get(dep) or {}).get("md5"):
+                continue
+            state = MODIFIED
         if state:
             reasons.append(Reason("dep", dep, state))
     for params in stage.params:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from labrun.cache.hashing import HashInfo, HashingError, md5_bytes, scan_dir
+from labrun.cache.hashing import HashInfo, HashingError, Manifest
 from labrun.cache.links import CheckoutError
 from labrun.cache.odb import add_tree, read_manifest
 from labrun.errors import LabrunError, TargetError
@@ -260,24 +260,36 @@ def write_dvcfile(ctx: RunContext, relpath: str, data: dict[str, Any]) -> bool:
 # -- saving outputs -------------------------------------------------------------------------
 
 
-def current_info(ctx: RunContext, path: str, record: dict[str, Any] | None) -> HashInfo | None:
-    """The output's hash now; an unchanged DVC 2.x record keeps its legacy form."""
+def hash_output(
+    ctx: RunContext, path: str, record: dict[str, Any] | None = None
+) -> tuple[HashInfo, Manifest | None] | None:
+    """The output's hash now, with a directory's manifest; None if it does not exist.
+
+    An unchanged DVC 2.x record (no ``hash: md5``) keeps its legacy form, as in DVC.
+    """
+    if not os.path.exists(path):
+        return None
     if record is not None and "hash" not in record and "md5" in record:
-        legacy = ctx.hash_path(path, legacy=True)
-        if legacy is not None and legacy.md5 == record["md5"]:
+        legacy = _hash_flavour(ctx, path, legacy=True)
+        if legacy[0].md5 == record["md5"]:
             return legacy
-    return ctx.hash_path(path)
+    return _hash_flavour(ctx, path, legacy=False)
 
 
-def store(ctx: RunContext, info: HashInfo, path: str, *, relink: bool = True) -> None:
+def _hash_flavour(ctx: RunContext, path: str, *, legacy: bool) -> tuple[HashInfo, Manifest | None]:
+    if os.path.isdir(path):
+        listing = ctx.state.build_dir(path, ctx.ignore, legacy=legacy)
+        return listing.info, listing.manifest
+    return ctx.state.hash_file(path, legacy=legacy), None
+
+
+def store(ctx: RunContext, info: HashInfo, manifest: Manifest | None, path: str) -> None:
     """Put a file or directory into the cache, then link the workspace copy per `cache.type`."""
-    if info.is_dir:
-        listing = ctx.state.build_dir(path, ctx.ignore, legacy=info.legacy)
-        add_tree(ctx.odb, path, listing.manifest, legacy=info.legacy)
+    if manifest is not None:
+        add_tree(ctx.odb, path, manifest, legacy=info.legacy)
     else:
         ctx.odb.add(info.md5, path, legacy=info.legacy)
-    if relink:
-        ctx.workspace.checkout(info, path, relink=True)
+    ctx.workspace.checkout(info, path, relink=True)
     remember_links(ctx, [path])
 
 
@@ -298,15 +310,16 @@ def save_data_source(
         if only is not None and not _overlaps(path, only):
             new_records.append(old)
             continue
-        info = current_info(ctx, path, old)
-        if info is None:
+        hashed = hash_output(ctx, path, old)
+        if hashed is None:
             if not allow_missing:
                 raise DataCommandError(f"output '{ctx.relpath(path)}' does not exist")
             new_records.append(old)
             continue
+        info = hashed[0]
         touched.extend(_ignore_in_git(ctx, [path]))
         if commit and out.cache:
-            store(ctx, info, path)
+            store(ctx, *hashed, path)
         def_path = os.path.relpath(path, os.path.join(ctx.root, stage.wdir)).replace(os.sep, "/")
         new_records.append(out_record(info, def_path, old))
     write_dvcfile(ctx, stage.dvcfile, {**stage.raw, "outs": new_records})
@@ -484,12 +497,12 @@ def _check_addable(ctx: RunContext, plans: Sequence[_AddTarget]) -> None:
 def _add_one(ctx: RunContext, plan: _AddTarget, *, no_commit: bool) -> list[str]:
     if plan.stage is not None:
         return save_data_source(ctx, plan.stage, commit=not no_commit, only=plan.path)
-    info = ctx.hash_path(plan.path)
-    assert info is not None
+    hashed = hash_output(ctx, plan.path)
+    assert hashed is not None
     touched = [_abs(ctx, plan.dvcfile), *_ignore_in_git(ctx, [plan.path])]
     if not no_commit:
-        store(ctx, info, plan.path)
-    record = out_record(info, os.path.basename(plan.path))
+        store(ctx, *hashed, plan.path)
+    record = out_record(hashed[0], os.path.basename(plan.path))
     write_dvcfile(ctx, plan.dvcfile, {"outs": [record]})
     return touched
 
@@ -719,11 +732,22 @@ def checkout_outputs(
     opts = opts or CheckoutOptions()
     summary = CheckoutSummary()
     wanted = _wanted_outputs(ctx, stages, summary)
-    if not opts.force:
-        _refuse_unsaved(ctx, wanted)
+    todo: list[_Wanted] = []
+    unsaved: list[str] = []
+    for item in wanted:
+        differs, at_risk = _compare(ctx, item)
+        unsaved.extend(at_risk)
+        if differs or opts.relink:
+            todo.append(item)
+    if unsaved and not opts.force:
+        raise LabrunError(
+            "Can't remove the following unsaved files without confirmation. "
+            "Use `--force` to force.\n" + "\n".join(unsaved),
+            hint="commit them first (`labrun commit`), or check out with --force to discard them",
+        )
     if remove_unused:
         _remove_unused(ctx, summary)
-    changed = [item.path for item in wanted if _checkout_one(ctx, item, summary, opts.relink)]
+    changed = [item.path for item in todo if _checkout_one(ctx, item, summary, opts.relink)]
     remember_links(ctx, changed)
     for items in (summary.added, summary.modified, summary.deleted):
         items.sort(key=lambda p: (not p.endswith("/"), p))
@@ -784,24 +808,25 @@ def _in_scope(item: _Wanted, rel: str) -> bool:
     return rel == prefix or rel.startswith(prefix + "/")
 
 
-def _refuse_unsaved(ctx: RunContext, wanted: Sequence[_Wanted]) -> None:
-    """DVC's check before a checkout: never discard content the cache does not hold."""
-    unsaved: list[str] = []
-    for item in wanted:
-        target = _manifest(ctx, item.info)
-        if target is None:
-            continue
-        for rel, md5 in _present(ctx, item.info, item.path).items():
-            if not _in_scope(item, rel) or target.get(rel) == md5:
-                continue
-            if not md5 or not ctx.odb.exists(md5, legacy=item.info.legacy):
-                unsaved.append(os.path.join(item.path, rel) if rel else item.path)
-    if unsaved:
-        raise LabrunError(
-            "Can't remove the following unsaved files without confirmation. "
-            "Use `--force` to force.\n" + "\n".join(unsaved),
-            hint="commit them first (`labrun commit`), or check out with --force to discard them",
-        )
+def _compare(ctx: RunContext, item: _Wanted) -> tuple[bool, list[str]]:
+    """Whether the workspace differs from the record, and the differing files whose
+    content the cache does not hold (DVC refuses to discard those without force)."""
+    target = _manifest(ctx, item.info)
+    if target is None or not os.path.lexists(item.path):
+        return True, []  # the checkout itself reports what is missing
+    present = _present(ctx, item.info, item.path)
+    differing = [
+        rel
+        for rel in {**target, **present}
+        if _in_scope(item, rel) and target.get(rel) != present.get(rel)
+    ]
+    unsaved = [
+        os.path.join(item.path, rel) if rel else item.path
+        for rel in sorted(differing)
+        if rel in present
+        and (not present[rel] or not ctx.odb.exists(present[rel], legacy=item.info.legacy))
+    ]
+    return bool(differing), unsaved
 
 
 def _checkout_one(ctx: RunContext, item: _Wanted, summary: CheckoutSummary, relink: bool) -> bool:
@@ -843,7 +868,7 @@ def _checkout_within(ctx: RunContext, item: _Wanted, *, relink: bool) -> tuple[i
     return added, modified, len(deleted)
 
 
-# -- links labrun created (removed by a later checkout when no stage declares them) -----------
+# -- outputs labrun put into the workspace (a later full checkout removes stale ones) ----------
 
 _LINKS_FILE = "links.json"
 
@@ -852,61 +877,59 @@ def _links_path(ctx: RunContext) -> str:
     return os.path.join(ctx.project.tmp_dir, _LINKS_FILE)
 
 
-def _load_links(ctx: RunContext) -> dict[str, list[Any]]:
+def _load_links(ctx: RunContext) -> set[str]:
     try:
         with open(_links_path(ctx), encoding="utf-8") as fobj:
             data = json.load(fobj)
     except (FileNotFoundError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return set()
+    return {p for p in data if isinstance(p, str)} if isinstance(data, list) else set()
 
 
-def _signature(ctx: RunContext, path: str) -> list[Any] | None:
-    """What a path looked like when labrun last put it there (inode, times, sizes)."""
-    try:
-        st = os.stat(path)
-        if not os.path.isdir(path):
-            return [st.st_ino, st.st_mtime_ns, st.st_size]
-        lines = "\n".join(
-            f"{s.relpath}\0{s.ino}\0{s.mtime_ns}\0{s.size}" for s in scan_dir(path, ctx.ignore)
-        )
-    except (OSError, HashingError):
-        return None
-    return [st.st_ino, md5_bytes(lines.encode("utf-8", "surrogateescape"))]
+def _save_links(ctx: RunContext, links: set[str]) -> None:
+    os.makedirs(ctx.project.tmp_dir, exist_ok=True)
+    atomic_write(_links_path(ctx), json.dumps(sorted(links)).encode(), durable=False)
 
 
 def remember_links(ctx: RunContext, paths: Iterable[str]) -> None:
-    """Record outputs labrun has just put into the workspace."""
-    paths = list(paths)
-    if not paths:
-        return
+    """Record outputs labrun has just put into the workspace (project-relative)."""
     links = _load_links(ctx)
-    for path in paths:
-        sig = _signature(ctx, path)
-        if sig is not None:
-            links[os.path.relpath(path, ctx.root).replace(os.sep, "/")] = sig
-    os.makedirs(ctx.project.tmp_dir, exist_ok=True)
-    atomic_write(_links_path(ctx), json.dumps(links, sort_keys=True).encode(), durable=False)
+    fresh = {os.path.relpath(p, ctx.root).replace(os.sep, "/") for p in paths} - links
+    if fresh:
+        _save_links(ctx, links | fresh)
 
 
 def _remove_unused(ctx: RunContext, summary: CheckoutSummary) -> None:
-    """Delete outputs labrun checked out earlier that no stage declares any more, if untouched."""
+    """Delete outputs labrun once put into the workspace that no stage declares any more
+    (after a `git checkout`, say), when every file of theirs is safe in the cache."""
     from labrun.repro.engine import parsing_of
 
     links = _load_links(ctx)
     index = Index.load(ctx.root, parsing_of(ctx.project), ctx.ignore.is_ignored)
     used = {s.abspath(ctx.root, o.path) for s in index.stages for o in s.outs}
+    stale = [os.path.join(ctx.root, rel) for rel in sorted(links)]
+    stale = [p for p in stale if p not in used]
+    if stale and ctx.project.has_scm:
+        used |= git.tracked(ctx.root, stale)  # Git's own files now: not labrun's to remove
     for rel in sorted(links):
         path = os.path.join(ctx.root, rel)
-        if path in used or not os.path.lexists(path):
+        if path in used:
             continue
-        if _signature(ctx, path) != links.pop(rel):
+        if os.path.lexists(path) and not _all_cached(ctx, path):
+            continue  # edited since: it is the user's data now
+        links.discard(rel)
+        if not os.path.lexists(path):
             continue
         is_dir = os.path.isdir(path) and not os.path.islink(path)
         summary.deleted.append(ctx.relpath(path) + ("/" if is_dir else ""))
         summary.stats["deleted"] += 1
         shutil.rmtree(path) if is_dir else os.unlink(path)
-    atomic_write(_links_path(ctx), json.dumps(links, sort_keys=True).encode(), durable=False)
+    _save_links(ctx, links)
+
+
+def _all_cached(ctx: RunContext, path: str) -> bool:
+    present = _present(ctx, HashInfo(""), path)
+    return all(md5 and ctx.odb.exists(md5) for md5 in present.values())
 
 
 # -- gc ---------------------------------------------------------------------------------------

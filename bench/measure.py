@@ -1,9 +1,14 @@
 """Time one whole process: wall clock, user/sys CPU and peak RSS, from `os.wait4`.
 
-The child gets its own session so that a timeout can stop it and everything it
-started. Peak RSS is `ru_maxrss` of the child, which on Linux is the largest
-of the child and the descendants it waited for (not a sum, and not daemons
-that detached themselves: see `lingering_pids`).
+The command is started by a tiny launcher (`python -I -S`, a few MiB) that
+forks, execs it, waits for it with `os.wait4` and writes the numbers to a
+file. Why not wait for it from here: Linux counts in `ru_maxrss` the peak
+RSS of the process image the child had before `exec`, a copy of its parent;
+forked straight from the suite, every command would show the suite's own
+20+ MiB as a floor. From the launcher the floor is its RSS (`rss_floor_mib`
+measures it). Peak RSS is the largest of the command and the descendants it
+waited for (not a sum, and not daemons that detach: see `lingering_pids`).
+Launcher and command share a new session, so a timeout kills both.
 
     >>> s = run_timed(["true"], Path("."), {"PATH": "/bin:/usr/bin"}, Path("/dev/null"), 10)
     >>> s.exit_code, s.wall < 10
@@ -12,15 +17,35 @@ that detached themselves: see `lingering_pids`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
-import threading
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 TIMEOUT_EXIT = -9
+
+_LAUNCHER = """\
+import os, sys, time
+out, argv = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        os.write(2, f"cannot run {argv[0]}: {exc}\\n".encode())
+    os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+code = os.waitstatus_to_exitcode(status)
+with open(out, "w") as f:
+    f.write(f"{wall} {ru.ru_utime} {ru.ru_stime} {ru.ru_maxrss} {code}")
+"""
 
 
 @dataclass(frozen=True)
@@ -37,31 +62,37 @@ class Sample:
 
 
 def run_timed(argv: list[str], cwd: Path, env: dict[str, str], log: Path, timeout: float) -> Sample:
-    """Run `argv` to completion, output to `log`; kill its process group after `timeout` s."""
-    with open(log, "wb") as out:
+    """Run `argv` to completion, output to `log`; kill it after `timeout` s."""
+    with tempfile.TemporaryDirectory() as tmp, open(log, "wb") as out:
+        numbers = Path(tmp) / "rusage"
+        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(numbers), *argv]
         start = time.perf_counter()
         proc = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+            launcher, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        killer = threading.Timer(timeout, _kill_group, (proc.pid,))
-        killer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.perf_counter() - start
-    proc.returncode = code = os.waitstatus_to_exitcode(status)
-    timed_out = code == TIMEOUT_EXIT and wall >= timeout
-    rss = usage.ru_maxrss / 1024
-    return Sample(wall, usage.ru_utime, usage.ru_stime, rss, code, timed_out)
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.wait()
+        if not numbers.exists():
+            return Sample(time.perf_counter() - start, 0, 0, 0, TIMEOUT_EXIT, timed_out=True)
+        wall, user, system, rss, code = numbers.read_text().split()
+    return Sample(float(wall), float(user), float(system), int(rss) / 1024, int(code))
+
+
+def rss_floor_mib() -> float:
+    """Peak RSS reported for `true`: the launcher's share in every peak RSS."""
+    env = {"PATH": os.environ.get("PATH", "/bin:/usr/bin")}
+    return run_timed(["true"], Path("/"), env, Path(os.devnull), 60).peak_rss_mib
 
 
 def run_untimed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
     """Run a set-up command; return its exit code and combined output."""
     try:
         done = subprocess.run(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            argv, check=False, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, timeout=timeout, start_new_session=True,
         )  # fmt: skip
     except subprocess.TimeoutExpired as exc:
@@ -70,10 +101,8 @@ def run_untimed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float)
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def lingering_pids(root: Path) -> list[int]:
@@ -104,8 +133,6 @@ def wait_for_linger(root: Path, cap: float) -> float:
 
 def _stop(pids: list[int]) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     time.sleep(0.2)

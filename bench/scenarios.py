@@ -102,7 +102,16 @@ COMMANDS = Baseline("commands alone", ("sh", "{cmds}"))
 
 @dataclass(frozen=True)
 class Scenario:
-    """One benchmark row. `dvc`/`labrun` are the arguments after the program name."""
+    """One benchmark row.
+
+    `project` names a builder in projects.PROJECTS; `dvc`/`labrun` are the
+    arguments after the program name; `size` labels the row; `prepare` is a
+    tool command run untimed after each reset, `prepare_count` times (a Sizes
+    field, `{i}` counting from 1); `stages` is how many stage commands a run
+    executes (a Sizes field or a number), for per-stage overhead; `ideal`
+    gives the best possible time; `linger` watches for workers left running;
+    `first_run` reports the warm-up (cold cache) time too.
+    """
 
     name: str
     what: str
@@ -117,6 +126,7 @@ class Scenario:
     stages: str = ""
     ideal: Callable[[Sizes], float] | None = None
     linger: bool = False
+    first_run: bool = False
 
     def prepare_argvs(self, sizes: Sizes) -> list[Argv]:
         """Tool commands run untimed after each reset (`{i}` counts from 1)."""
@@ -183,9 +193,11 @@ SCENARIOS: tuple[Scenario, ...] = (
              prepare=("exp", "run", "--queue", "-S", "train.seed={i}"), prepare_count="queued",
              ideal=_queue_ideal, linger=True),
     Scenario("exp-show-few", "`exp show --json`", "exps-few",
-             ("exp", "show", "--json"), ("exp", "show", "--json"), size="{exps_few} exps"),
+             ("exp", "show", "--json"), ("exp", "show", "--json"), size="{exps_few} exps",
+             first_run=True),
     Scenario("exp-show-many", "`exp show --json`", "exps-many",
-             ("exp", "show", "--json"), ("exp", "show", "--json"), size="{exps_many} exps"),
+             ("exp", "show", "--json"), ("exp", "show", "--json"), size="{exps_many} exps",
+             first_run=True),
     Scenario("repro-j-diamond", "diamond of sleeping stages: labrun `repro -j N`, DVC serial "
              "(it has no -j)", "diamond",
              ("repro",), ("repro", "-j", "{jobs}"),

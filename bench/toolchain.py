@@ -79,7 +79,10 @@ def labrun_version() -> str:
 
 def _labrun_installed() -> bool:
     probe = [str(LABRUN.python), "-c", "import labrun"]
-    return LABRUN.exe.exists() and subprocess.run(probe, capture_output=True).returncode == 0
+    return (
+        LABRUN.exe.exists()
+        and subprocess.run(probe, check=False, capture_output=True).returncode == 0
+    )
 
 
 def _need(install: bool, tool: Tool) -> None:
@@ -100,7 +103,7 @@ def _pip(venv: Path, *requirement: str) -> None:
 
 def _first_line(argv: list[str]) -> str:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=120)
     except OSError:
         return ""
     lines = done.stdout.strip().splitlines()
@@ -124,7 +127,9 @@ DVC_GLOBAL_CONFIG = "[core]\n    check_update = false\n    analytics = false\n"
 
 def bench_env(work: Path) -> dict[str, str]:
     """The environment of every timed and untimed command (per-tool PATH added by Tool.env)."""
+    # as a user's shell would be: bytecode cached (the warm-up writes it), output buffered
     drop = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "DVC_SITE_CACHE_DIR"}
+    drop |= {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONPROFILEIMPORTTIME"}
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("GIT_")}
     config = work / "config"
     env.update(

@@ -252,7 +252,7 @@ def test_a_stage_without_its_params_file_names_the_file(make_project: Make) -> N
     proj = make_project(
         {"dvc.yaml": "stages:\n  a:\n    cmd: echo > o.txt\n    params: [x]\n    outs: [o.txt]\n"}
     )
-    err, rec = repro_fails(proj)
+    err, _ = repro_fails(proj)
     assert str(err) == "failed to reproduce 'a': dependency 'params.yaml' does not exist"
     assert not (proj.root / "o.txt").exists()
     err, _ = repro_fails(proj, force=True)

@@ -162,9 +162,8 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
 
 def test_two_lock_objects_in_one_process_exclude_each_other(tmp_path: Path) -> None:
     path = tmp_path / "lock"
-    with FileLock(path):
-        with pytest.raises(LockTimeoutError), FileLock(path, timeout=0):
-            pass
+    with FileLock(path), pytest.raises(LockTimeoutError), FileLock(path, timeout=0):
+        pass
     with FileLock(path, timeout=0):
         pass
 

@@ -33,12 +33,12 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Generic, TypeAlias, TypeVar, cast, overload
 
 from labrun.errors import ConfigError
+from labrun.record import field, record
 
 LEVELS = ("system", "global", "repo", "local")
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
@@ -734,7 +734,7 @@ class _Setting(Generic[_T]):
         return self.default if value is None else cast(_T, value)
 
 
-@dataclass(frozen=True)
+@record
 class Config:
     """Validated, merged configuration; attributes give the engine's options with DVC's defaults.
 

@@ -10,11 +10,11 @@ No verbs live here; `labrun.api` and the layers below take a Project.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from labrun.errors import NotAProjectError
+from labrun.record import field, record
 
 if TYPE_CHECKING:
     from labrun.config import Config
@@ -37,7 +37,7 @@ def find_root(start: str) -> str:
         path = parent
 
 
-@dataclass
+@record(frozen=False)
 class Project:
     """An opened project: its root, the user's cwd inside it, and its config."""
 

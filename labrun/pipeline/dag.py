@@ -13,16 +13,16 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 
 from labrun.errors import GraphError
 from labrun.pipeline.index import is_dvcfile_name
 from labrun.pipeline.stage import Stage
+from labrun.record import field, record
 
 _INTERNAL_DIRS = {".git": ".git", ".dvc": ".dvc/"}
 
 
-@dataclass
+@record(frozen=False)
 class Graph:
     """Stages plus ``deps[i]``: the ids of the stages stage ``i`` depends on (ordered)."""
 
@@ -109,7 +109,7 @@ def _reachable(roots: Iterable[int], adjacency: list[list[int]]) -> set[int]:
     return seen
 
 
-@dataclass(frozen=True)
+@record
 class _OutRef:
     path: str  # absolute, normalised
     stage: int

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from labrun.pipeline.dag import Graph
 from labrun.pipeline.stage import Stage
+from labrun.record import record
 
 
-@dataclass(frozen=True)
+@record
 class LabelGraph:
     """Nodes (labels, in graph order) and (dependent, dependency) edges."""
 

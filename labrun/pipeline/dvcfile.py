@@ -15,7 +15,6 @@ import itertools
 import os
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from labrun.errors import FileFormatError, LabrunError, TargetError, TemplateError
@@ -33,6 +32,7 @@ from labrun.pipeline.interpolate import (
     to_text,
 )
 from labrun.pipeline.stage import DEFAULT_PARAMS_FILE, Out, Stage, make_outs, merge_params
+from labrun.record import field, record
 
 STAGE_FIELDS_RESOLVED_AS_DATA = ("foreach", "matrix")
 
@@ -50,7 +50,7 @@ def _fail(where: str, relpath: str, exc: LabrunError, *, verb: str = "parse") ->
     )
 
 
-@dataclass
+@record(frozen=False)
 class PipelineFile:
     """A parsed and validated `dvc.yaml`; stages are resolved lazily."""
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 from labrun.pipeline.dvcfile import PipelineFile, load_dvcfile_stage
 from labrun.pipeline.interpolate import ParsingConfig
 from labrun.pipeline.stage import Stage
+from labrun.record import field, record
 
 PIPELINE_FILE = "dvc.yaml"
 IgnoreFn = Callable[[str, bool], bool]
@@ -36,7 +36,7 @@ def _never(_path: str, _is_dir: bool) -> bool:
     return False
 
 
-@dataclass
+@record(frozen=False)
 class Index:
     """Every stage of the project, in discovery order, with the files they came from."""
 

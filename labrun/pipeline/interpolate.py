@@ -20,10 +20,10 @@ import re
 import shlex
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from labrun.errors import LabrunError
+from labrun.record import field, record
 
 # `${` not preceded by a backslash, then the shortest text up to the next `}`.
 _EXPR = re.compile(r"(?<!\\)\$\{(?P<inner>.*?)\}", re.DOTALL)
@@ -42,7 +42,7 @@ class MergeError(LabrunError):
     """Two variable sources define the same key, or a reserved key is redefined."""
 
 
-@dataclass(frozen=True)
+@record
 class ParsingConfig:
     """How a mapping is unpacked into command-line options (`[parsing]` in config)."""
 
@@ -99,7 +99,7 @@ def _syntax_error(inner: str, pos: int, what: str) -> None:
     )
 
 
-@dataclass
+@record(frozen=False)
 class Context:
     """The variables visible to `${...}`: params.yaml, `vars`, `item` and `key`.
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from labrun.pipeline import files, schema
 from labrun.pipeline.stage import DEFAULT_PARAMS_FILE
+from labrun.record import field, record
 
 LOCK_NAME = "dvc.lock"
 
@@ -25,7 +25,7 @@ def lock_relpath(dvcyaml_relpath: str) -> str:
     return posixpath.join(posixpath.dirname(dvcyaml_relpath), LOCK_NAME)
 
 
-@dataclass
+@record(frozen=False)
 class LockFile:
     """The parsed entries of one `dvc.lock` (plain dicts, in file order)."""
 

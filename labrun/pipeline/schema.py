@@ -22,18 +22,18 @@ excerpt under each cause.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeAlias, cast
 
 from labrun.errors import SchemaError
 from labrun.pipeline.files import excerpt, locate_collection
+from labrun.record import field, record
 
 # --- the schema language ----------------------------------------------------------------
 # A node is a Python type (isinstance check; `object` accepts anything), None (the
 # value must be null), or one of the classes below.
 
 
-@dataclass(frozen=True)
+@record
 class Map:
     """A mapping with known `fields`; other keys must match `keys` and then `values`."""
 
@@ -44,28 +44,28 @@ class Map:
     nonempty: bool = False  # DVC's `Required(str)`: at least one key
 
 
-@dataclass(frozen=True)
+@record
 class Seq:
     """A list whose items must each match one of `items` (tried in order)."""
 
     items: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
+@record
 class AnyOf:
     """The first alternative that matches; else the most specific failure."""
 
     options: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
+@record
 class AllOf:
     """Every node must match; the first failure is reported."""
 
     nodes: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Check:
     """A predicate with the message to report when it is false."""
 
@@ -73,7 +73,7 @@ class Check:
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class Switch:
     """Pick the node to apply from the value itself (DVC's foreach-or-stage choice)."""
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from labrun.record import field, record
 
 OutKind = Literal["outs", "metrics", "plots"]
 PLOT_PROPS = ("x", "y", "x_label", "y_label", "title", "template", "header")
@@ -27,7 +28,7 @@ ANNOTATIONS = ("desc", "type", "labels", "meta")
 DEFAULT_PARAMS_FILE = "params.yaml"
 
 
-@dataclass(frozen=True)
+@record
 class Out:
     """One output (`outs`, `metrics` or `plots` item) with its flags."""
 
@@ -52,7 +53,7 @@ class Out:
         return self.kind == "plots"
 
 
-@dataclass(frozen=True)
+@record
 class ParamsDep:
     """A params file a stage depends on: listed keys, or the whole file (keys=None)."""
 
@@ -60,7 +61,7 @@ class ParamsDep:
     keys: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
+@record
 class Stage:
     """One stage: where it is defined, what it runs, what it reads and writes.
 

@@ -15,13 +15,13 @@ import os
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from labrun.errors import TargetError
 from labrun.pipeline.dvcfile import PipelineFile, load_dvcfile_stage
 from labrun.pipeline.index import PIPELINE_FILE, IgnoreFn, is_dvcfile_name, iter_dvcfiles
 from labrun.pipeline.interpolate import ParsingConfig
 from labrun.pipeline.stage import Stage
+from labrun.record import field, record
 
 _TARGET = re.compile(r"^(?P<path>.*?)(:(?P<name>[^\\/:]*))??$")
 
@@ -49,7 +49,7 @@ def parse_target(target: str) -> tuple[str, str | None]:
     return path, name
 
 
-@dataclass
+@record(frozen=False)
 class Collector:
     """Collects stages for targets, loading only the dvc files it needs."""
 

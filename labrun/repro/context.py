@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from labrun.cache.hashing import HashInfo
@@ -20,12 +19,13 @@ from labrun.ignore import DvcIgnore
 from labrun.pipeline.lockfile import LockFile, lock_relpath
 from labrun.pipeline.stage import Stage
 from labrun.project import Project
+from labrun.record import field, record
 from labrun.repro.events import NullReporter, Reporter, Warning_
 
 Confirm = Callable[[str], bool]
 
 
-@dataclass
+@record(frozen=False)
 class RunContext:
     """Shared, lazily opened resources of a run (thread-safe where stages run in parallel)."""
 

@@ -12,58 +12,59 @@ all consume the same stream of events.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from labrun.record import field, record
 
-@dataclass(frozen=True)
+
+@record
 class Event:
     """Base of every event; ``stage`` is the stage's addressing ("" for run-level events)."""
 
     stage: str
 
 
-@dataclass(frozen=True)
+@record
 class StageSkipped(Event):
     """The stage did not change (``data_source``: a `.dvc` file)."""
 
     data_source: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class StageRestored(Event):
     """Outputs were checked out of the run-cache instead of running the command."""
 
 
-@dataclass(frozen=True)
+@record
 class StageStarted(Event):
     """The stage is about to run; ``reasons`` say why it is stale."""
 
     reasons: Sequence[str] = ()
 
 
-@dataclass(frozen=True)
+@record
 class CommandStarted(Event):
     """One command line of the stage is about to start."""
 
     command: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class StageVerifying(Event):
     """A data source or frozen stage is re-verified instead of run."""
 
     frozen: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class StageSucceeded(Event):
     """The stage ran (or was restored/verified) and its lock entry was written."""
 
     ran: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class StageFailed(Event):
     """The stage failed; ``mode`` is the run's on-error policy, ``skipped`` the dependents
     that will not run (keep-going)."""
@@ -73,7 +74,7 @@ class StageFailed(Event):
     mode: str = "fail"
 
 
-@dataclass(frozen=True)
+@record
 class LockWritten(Event):
     """A lock file (or `.dvc` file) was written: ``verb`` is "generated" or "updated"."""
 
@@ -81,14 +82,14 @@ class LockWritten(Event):
     verb: str = "updated"
 
 
-@dataclass(frozen=True)
+@record
 class Warning_(Event):  # the builtin name is taken
     """Something the user should know that does not stop the run."""
 
     message: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Output(Event):
     """A line a stage's command printed, when output is captured (``-j N``)."""
 
@@ -96,7 +97,7 @@ class Output(Event):
     stream: str = "stdout"
 
 
-@dataclass(frozen=True)
+@record
 class RunFinished(Event):
     """The whole run is over; files that changed and should be added to Git."""
 
@@ -114,7 +115,7 @@ class Reporter(Protocol):
 E = TypeVar("E", bound=Event)
 
 
-@dataclass
+@record(frozen=False)
 class RecordingReporter:
     """Keeps every event, for tests and for callers that render afterwards."""
 

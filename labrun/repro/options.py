@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Literal
+
+from labrun.record import field, record
 
 OnError = Literal["fail", "keep-going", "ignore"]
 
 
-@dataclass(frozen=True)
+@record
 class ReproOptions:
     """Flags of `repro` (and of `exp run`, which reuses them)."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from labrun.cache.hashing import HashInfo, is_text_block
@@ -17,6 +16,7 @@ from labrun.cache.links import unprotect
 from labrun.cache.odb import add_tree
 from labrun.errors import LabrunError
 from labrun.pipeline.stage import Out, Stage
+from labrun.record import field, record
 from labrun.repro.context import RunContext, records_by_path
 from labrun.repro.status import current_values, read_params
 from labrun.scm import git, gitignore
@@ -26,7 +26,7 @@ class StageError(LabrunError):
     """A stage cannot be saved (missing dependency/output, missing params...)."""
 
 
-@dataclass
+@record(frozen=False)
 class SavedOuts:
     """Output records for the lock entry, and files that changed for Git."""
 

@@ -11,14 +11,14 @@ targets alone, in target order, without a graph.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from labrun.pipeline.dag import Graph
 from labrun.pipeline.stage import Stage
+from labrun.record import record
 from labrun.repro.options import ReproOptions
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     """Stages to evaluate in order, and for each one its dependencies within the plan."""
 

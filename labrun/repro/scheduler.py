@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 
 from labrun.errors import LabrunError
 from labrun.pipeline.stage import Stage
+from labrun.record import field, record
 from labrun.repro.context import RunContext, records_by_path
 from labrun.repro.events import StageFailed, StageSucceeded
 from labrun.repro.options import ReproOptions
@@ -27,7 +27,7 @@ from labrun.repro.plan import Plan
 from labrun.repro.run import reproduce_stage
 
 
-@dataclass
+@record(frozen=False)
 class RunResult:
     """What happened to each planned stage."""
 
@@ -112,9 +112,9 @@ class _Runner:
                     self.forced |= {j for j, d in enumerate(self.plan.deps) if i in d}
 
     def _remember_outs(self, stage: Stage) -> None:
-        for record in records_by_path(self.ctx.recorded(stage), "outs").values():
-            if "md5" in record:
-                self.ctx.recorded_outs[stage.abspath(self.ctx.root, record["path"])] = record["md5"]
+        for out in records_by_path(self.ctx.recorded(stage), "outs").values():
+            if "md5" in out:
+                self.ctx.recorded_outs[stage.abspath(self.ctx.root, out["path"])] = out["md5"]
 
     def _failed(self, i: int, addr: str, message: str) -> None:
         with self.lock:

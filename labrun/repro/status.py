@@ -14,7 +14,6 @@ their objects in the cache. Frozen stages ignore their dependencies;
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from labrun.cache.hashing import HashInfo
@@ -22,12 +21,13 @@ from labrun.cache.odb import read_manifest
 from labrun.errors import LabrunError
 from labrun.pipeline import files
 from labrun.pipeline.stage import Out, ParamsDep, Stage
+from labrun.record import field, record
 from labrun.repro.context import RunContext, records_by_path
 
 DELETED, MODIFIED, NEW, NOT_IN_CACHE = "deleted", "modified", "new", "not in cache"
 
 
-@dataclass(frozen=True)
+@record
 class Reason:
     """One reason a stage is stale.
 
@@ -49,7 +49,7 @@ class Reason:
         return self.kind
 
 
-@dataclass
+@record(frozen=False)
 class StageStatus:
     """A stage and the reasons it is stale (none: up to date)."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 import subprocess
@@ -358,7 +357,7 @@ def test_unknown_feature_options_are_ignored_with_a_warning(project: Path) -> No
 
 def test_config_is_frozen(project: Path) -> None:
     cfg = load(project, "[core]\n    autostage = true\n")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         cfg.dvc_dir = project  # type: ignore[misc]
     with pytest.raises(TypeError):
         cfg.sections["core"]["autostage"] = False  # type: ignore[index]

@@ -119,11 +119,21 @@ def test_stage_list_warnings(dvc_runs: fx.DvcRuns, name: str) -> None:
     assert _warnings(actual.stderr) == _warnings(expected.stderr), actual.stderr
 
 
+# DVC crashes on these; labrun does the sensible thing instead (a test each, here):
+# typed-desc: `desc: ${n}` resolving to an int makes `dvc stage list` fail with
+# "'int' object has no attribute 'splitlines'"; labrun shows the value as text.
+WORKS_WHERE_DVC_CRASHES = {"typed-desc": "release  5\n"}
+
+
 @pytest.mark.parametrize("name", ERROR_PROJECTS)
 def test_error_message(dvc_runs: fx.DvcRuns, name: str) -> None:
     result = _error_project(dvc_runs, name)
     (expected,) = result.runs
     actual = fx.run_labrun(result.project, expected.args, dvc_runs.env)
+    if name in WORKS_WHERE_DVC_CRASHES:
+        assert fx.is_dvc_crash(expected.stderr)
+        assert (actual.returncode, actual.stdout) == (0, WORKS_WHERE_DVC_CRASHES[name])
+        return
     assert actual.returncode == expected.returncode, actual.stderr
     if fx.is_dvc_crash(expected.stderr):  # dvc's text is a crash report: not to be copied
         assert actual.stderr.strip(), "labrun failed without a message"

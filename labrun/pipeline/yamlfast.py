@@ -1,12 +1,14 @@
 """A pure-Python reader for the plain YAML that dvc.yaml, dvc.lock and params files use.
 
-Importing a YAML library costs more start-up time than most labrun commands
-spend on everything else, while the files those commands read use a small
-part of YAML: block mappings and sequences, one-line scalars, one-line flow
-collections of scalars, literal block scalars and comments. `load_simple`
-reads exactly that subset and raises `NotSimple` for anything else, so that
-the caller hands the text to the full reader, which also produces every error
-message. It never guesses: when a construct could mean two things, it declines.
+Importing a YAML library costs a quarter of the start-up time of a command
+such as `labrun stage list`, while the files those commands read use a small
+part of YAML: block mappings and sequences, one-line scalars (plain and
+single-quoted ones may go on over further lines, as ruamel.yaml writes long
+values), one-line flow collections, literal and folded block scalars, and
+comments. `load_simple` reads exactly that subset and raises `NotSimple` for
+anything else, so that the caller hands the text to the full reader, which also
+produces every error message. It never guesses: when a construct could mean two
+things, or its indentation is unusual, it declines.
 
     >>> load_simple("stages:\\n  train:\\n    cmd: python t.py  # run\\n    deps: [a, 'b']\\n")
     {'stages': {'train': {'cmd': 'python t.py', 'deps': ['a', 'b']}}}
@@ -601,9 +603,10 @@ def _document_marker(text: str) -> bool:
 def load_simple(text: str) -> Any:
     """The value of a YAML document that keeps to the simple subset (None when empty).
 
-    Raises NotSimple for anything beyond it: tabs, anchors, tags, directives,
-    document markers, multi-line plain or quoted scalars, duplicate or complex
-    keys, nested flow collections, control characters.
+    Raises NotSimple for anything beyond it: tabs, anchors, aliases, tags,
+    directives, document markers, multi-line double-quoted or flow scalars,
+    duplicate or complex keys, control characters and any text the full reader
+    would reject.
 
         >>> load_simple("lr: 0.01\\nflag: yes\\nsci: 1e-05\\nn: ~\\n")
         {'lr': 0.01, 'flag': 'yes', 'sci': 1e-05, 'n': None}

@@ -542,7 +542,7 @@ def dump_yaml(data: Any) -> str:
     """YAML text exactly as DVC writes it (ruamel round-trip, block style).
 
     Lock entries, run-cache entries and `.dvc` files are written by a fast writer
-    (`yamlemit.dump_simple`, ~50 times quicker); whatever it is not sure to write
+    (`yamlemit.dump_simple`, about a hundred times quicker); whatever it is not sure to write
     byte for byte as ruamel does goes to ruamel (`dump_yaml_reference`), which is
     imported only then.
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cache
 from typing import Any
 
 _WIDTH = 80  # ruamel's default line width: longer plain or quoted scalars are folded
@@ -47,24 +48,16 @@ class _Decline(Exception):
     """The value needs something the fast writer leaves to ruamel."""
 
 
-# Characters ruamel writes as they are (with allow_unicode, its default in round-trip
-# mode): printable ASCII and the printable Unicode planes, minus the byte-order mark
-# and the Unicode line and paragraph separators, which it treats as line breaks.
-_PRINTABLE = re.compile(
-    "[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*"
-)
-
 # A word that is plain unless it is one of _KEYWORDS: no indicator, space or digit first.
 _WORD = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*")
 
 # Characters that, first in a scalar, make it unusable as a plain scalar.
 _LEADING_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
 
-# Plain text that YAML 1.2 (ruamel's resolver) would read as a number or a timestamp:
+# Plain text that YAML 1.2 (ruamel's resolver) reads as a number or a timestamp:
 # such strings must be quoted. Written to match ruamel's implicit resolvers exactly,
 # underscores and all (`1_000` is an int, `.5` a float, `2020-1-1` a string).
-_NUMBER_OR_TIME = re.compile(
-    r"""[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?    # 1.5  1.  1.5e3
+_NUMBER_OR_TIME = r"""[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?    # 1.5  1.  1.5e3
              |[0-9][0-9_]*[eE][-+]?[0-9]+                   # 1e3  1e-05
              |\.[0-9_]+(?:[eE][-+][0-9]+)?                  # .5   .5e+3
              |\.(?:inf|Inf|INF)
@@ -73,19 +66,42 @@ _NUMBER_OR_TIME = re.compile(
        |[0-9]{4}-[0-9]{2}-[0-9]{2}                          # a date
        |[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)       # a date and time
         [0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?
-        (?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?""",
-    re.X,
-)
+        (?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"""
 _KEYWORDS = frozenset(
     ["true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL", "~", "<<", "="]
 )
 
 
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """Patterns are compiled on first use: compiling costs start-up time."""
+    return re.compile(pattern, re.X)
+
+
 def _reads_as_other(text: str) -> bool:
     """Whether `text`, written plain, would be read back as something else than a string."""
     if text[0] in "-+.0123456789":
-        return _NUMBER_OR_TIME.fullmatch(text) is not None
+        return _compiled(_NUMBER_OR_TIME).fullmatch(text) is not None
     return text in _KEYWORDS
+
+
+def _is_printable_char(char: str) -> bool:
+    """Whether ruamel writes `char` as it is (in round-trip mode, which allows Unicode).
+
+    It escapes control characters, the byte-order mark and unpaired surrogates, and
+    treats NEL and the Unicode line and paragraph separators as line breaks.
+    """
+    if "\xa0" <= char <= "\ud7ff":
+        return char not in "\u2028\u2029"
+    if "\ue000" <= char <= "\ufffd":
+        return char != "\ufeff"
+    return " " <= char <= "~" or char >= "\U00010000"
+
+
+def _is_printable(text: str) -> bool:
+    if text.isascii():
+        return text.isprintable()  # for ASCII: no control characters (tab, newline, DEL…)
+    return all(_is_printable_char(char) for char in text)
 
 
 def _is_plain(text: str) -> bool:
@@ -114,7 +130,7 @@ def _str_text(text: str) -> str:
         return text  # most keys and paths: the checks below would all pass
     if not text:
         return "''"
-    if _PRINTABLE.fullmatch(text) is None:
+    if not _is_printable(text):
         raise _Decline("escapes or line breaks")
     return text if _is_plain(text) else _quote(text)
 
@@ -127,7 +143,7 @@ def _float_text(value: float) -> str:
     return repr(value).lower()  # `1e-05`, `1e+16`, `1000.0`: all read back as floats
 
 
-_RUNS = re.compile(" +|[^ ]+")
+_RUNS = "[ ]+|[^ ]+"  # runs of spaces and words (a verbose pattern: spaces in brackets)
 
 
 def _fold_plain(text: str, column: int, indent: int) -> str:
@@ -140,7 +156,7 @@ def _fold_plain(text: str, column: int, indent: int) -> str:
     """
     out: list[str] = []
     newline = "\n" + " " * indent
-    for run in _RUNS.findall(text):
+    for run in _compiled(_RUNS).findall(text):
         if run[0] == " ":
             if len(run) == 1 and column >= _WIDTH:
                 out.append(newline)
@@ -156,7 +172,7 @@ def _fold_plain(text: str, column: int, indent: int) -> str:
 
 def _key_head(lead: str, key: Any) -> str:
     """`lead` and the key with its colon; the key must be plain and end by column 80."""
-    if type(key) is not str or not key or len(key) >= 123:
+    if type(key) is not str or not key or len(lead) + len(key) > _WIDTH:
         raise _Decline("key")
     if _str_text(key) != key:  # quoted
         raise _Decline("key needs quotes")

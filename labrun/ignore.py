@@ -175,16 +175,21 @@ def translate(pattern: str) -> tuple[str, bool] | None:
     return None if compiled is None else compiled[:2]
 
 
-def reanchor(pattern: str, dirrel: str) -> str:
-    """Rewrite a pattern of ``<dirrel>/.dvcignore`` as a root-level pattern.
+_GLOB_SPECIALS = re.compile(r"([\\*?\[\]!#])")
 
-    Done as DVC does it: *dirrel* is pasted in as is (so a directory named
-    ``a[1]`` reads as a glob, and one starting with ``!`` or ``#`` turns the
-    rule into a negation or a comment), and plain results lose their leading
-    ``/``.
+
+def reanchor(pattern: str, dirrel: str, *, verbatim_dir: bool = False) -> str:
+    """Rewrite a pattern of ``<dirrel>/.dvcignore`` (or ``.gitignore``) for the root.
+
+    By default the directory name is escaped, which is what git does. With
+    ``verbatim_dir=True`` it is pasted in as is, as DVC does for `.dvcignore`
+    files: a directory named ``a[1]`` then reads as a glob, and one starting
+    with ``!`` or ``#`` turns the rule into a negation or a comment.
 
     >>> reanchor("*.log", "sub"), reanchor("/a/b", "sub"), reanchor("!x/", "s")
-    ('sub/**/*.log', 'sub/a/b', '!/s/**/x/')
+    ('/sub/**/*.log', '/sub/a/b', '!/s/**/x/')
+    >>> reanchor("*.log", "a[1]"), reanchor("*.log", "a[1]", verbatim_dir=True)
+    ('/a\\\\[1\\\\]/**/*.log', 'a[1]/**/*.log')
     """
     negated = pattern.startswith("!")
     if negated:
@@ -193,8 +198,11 @@ def reanchor(pattern: str, dirrel: str) -> str:
     pattern = pattern.removeprefix("**/") if anywhere else pattern.removeprefix("/")
     if pattern.startswith("\\"):
         pattern = pattern[1:]
-    rewritten = f"{dirrel}/**/{pattern}" if anywhere else f"{dirrel}/{pattern}"
-    return f"!/{rewritten}" if negated else rewritten
+    base = dirrel if verbatim_dir else "/" + _GLOB_SPECIALS.sub(r"\\\1", dirrel)
+    rewritten = f"{base}/**/{pattern}" if anywhere else f"{base}/{pattern}"
+    if negated:
+        return "!" + (rewritten if rewritten.startswith("/") else "/" + rewritten)
+    return rewritten
 
 
 # -- rules -----------------------------------------------------------------------
@@ -246,6 +254,11 @@ def _group(rules: tuple[Rule, ...]) -> tuple[_Group, ...]:
     return tuple(groups)
 
 
+def _one_line(regex: str) -> str:
+    """The same regex, kept from matching across the lines of a listing."""
+    return regex.replace("[^/]", "[^/\\n]")
+
+
 def _alternation(parts: list[str], flags: int = 0) -> re.Pattern[str] | None:
     return re.compile("|".join(parts), flags) if parts else None
 
@@ -261,9 +274,11 @@ class RuleSet:
         anywhere = [_ANYWHERE + "(?:" + "|".join(tails) + ")"] if tails else []
         # one regex matching whatever any rule matches (and maybe a little more)
         self._any = _alternation(others + anywhere)
-        # pre-checks for a whole directory listing, one name (or path) per line
-        self._names = _alternation([f"^(?:{'|'.join(tails)})"] if tails else [], re.MULTILINE)
-        self._paths = _alternation(others, re.MULTILINE)
+        # pre-checks for a whole directory listing, one name (or path) per line;
+        # `[^/]*` must not run across lines there, or each search goes quadratic
+        names = [f"^(?:{'|'.join(map(_one_line, tails))})"] if tails else []
+        self._names = _alternation(names, re.MULTILINE)
+        self._paths = _alternation([_one_line(p) for p in others], re.MULTILINE)
         self._parents = _alternation(anywhere)
 
     def extended(self, more: list[Rule]) -> RuleSet:
@@ -306,8 +321,11 @@ class RuleSet:
         if self._any is None or not entries:
             return entries
         names = [e.name for e in entries]
+        listing = "\n".join(names)
+        if listing.count("\n") != len(names) - 1:  # a name holds a newline: go one by one
+            return [e for e in entries if not self.decide(prefix + e.name, False)[0]]
         suspect = (
-            (self._names is not None and self._names.search("\n".join(names)) is not None)
+            (self._names is not None and self._names.search(listing) is not None)
             or (
                 self._parents is not None
                 and bool(prefix)
@@ -363,7 +381,8 @@ def _read_rules(full: str, name: str, dirrel: str) -> list[Rule]:
             # validity and no-ops are judged on the line as written, before re-anchoring
             rule = compile_rule(text, source=name, line=lineno, text=text)
             if rule is not None and dirrel:
-                rule = compile_rule(reanchor(text, dirrel), source=name, line=lineno, text=text)
+                pattern = reanchor(text, dirrel, verbatim_dir=True)
+                rule = compile_rule(pattern, source=name, line=lineno, text=text)
         except ValueError as exc:
             raise IgnoreFileError(
                 f"invalid pattern '{text}' in '{name}', line {lineno}: {exc}",
@@ -416,7 +435,7 @@ class DvcIgnore:
         rules = []
         for entry in subdirs:
             if os.path.isdir(os.path.join(entry.path, ".dvc")):
-                # names pasted in unescaped, as DVC does (see reanchor)
+                # the name is pasted in unescaped, as DVC does (see reanchor)
                 pattern = f"{dirrel}/{entry.name}/" if dirrel else f"/{entry.name}/"
                 source = f"in sub_repo:{entry.name}"
                 rule = compile_rule(pattern, source=source, line=0, text=f"/{entry.name}/")

@@ -648,7 +648,7 @@ def test_two_jobs_stop_starting_stages_after_a_failure(make_project: Make) -> No
                 "  bad:\n"
                 "    cmd: exit 2\n"
                 "  slow:\n"
-                "    cmd: sleep 1 && echo s > slow.txt\n"
+                "    cmd: sleep 3 && echo s > slow.txt\n"
                 "    outs: [slow.txt]\n"
                 "  next1:\n"
                 "    cmd: echo 1 > n1.txt\n"

@@ -1,0 +1,250 @@
+"""The (inode, mtime, size) → md5 memo.
+
+A file whose stat still matches is never read again. The tests prove it by
+changing a file's bytes while keeping its inode, size and mtime: a memo hit
+returns the old hash, a miss would return the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labrun.cache.hashing import HashingError, hash_dir
+from labrun.cache.state import STATE_DIR, STATE_FILE, State
+from labrun.ignore import DvcIgnore
+
+try:
+    from tests import cache_fixtures as cf
+except ImportError:
+    import cache_fixtures as cf  # type: ignore[no-redef,import-not-found]
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[State]:
+    with State(tmp_path / "state.db") as st:
+        yield st
+
+
+def test_for_project_lives_in_dvc_tmp_labrun(tmp_path: Path) -> None:
+    with State.for_project(tmp_path) as st:
+        (tmp_path / "a").write_bytes(b"a")
+        st.hash_file(tmp_path / "a")
+    assert (tmp_path / STATE_DIR / STATE_FILE).is_file()
+    assert os.path.join(".dvc", "tmp", "labrun") == STATE_DIR
+
+
+def test_unchanged_file_is_not_read_again(tmp_path: Path, state: State) -> None:
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"version 1")
+    first = state.hash_file(path)
+    assert first.md5 == md5(b"version 1") and first.size == 9
+    cf.rewrite_keeping_stat(path, b"version 2")
+    assert state.hash_file(path).md5 == first.md5  # memo hit: bytes not read
+    cf.bump_mtime(path)
+    assert state.hash_file(path).md5 == md5(b"version 2")
+
+
+def test_memo_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"one")
+    with State(tmp_path / "s.db") as st:
+        st.hash_file(path)
+    cf.rewrite_keeping_stat(path, b"two")
+    with State(tmp_path / "s.db") as st:
+        assert st.hash_file(path).md5 == md5(b"one")
+
+
+def test_size_or_inode_change_invalidates(tmp_path: Path, state: State) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"abc")
+    state.hash_file(path)
+    st = path.stat()
+    path.write_bytes(b"abcd")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert state.hash_file(path).md5 == md5(b"abcd")
+    replacement = tmp_path / "g"
+    replacement.write_bytes(b"xyzw")
+    os.utime(replacement, ns=(st.st_atime_ns, path.stat().st_mtime_ns))
+    os.replace(replacement, path)  # new inode, same size and mtime
+    assert state.hash_file(path).md5 == md5(b"xyzw")
+
+
+def test_legacy_and_dvc3_hashes_are_memoised_apart(tmp_path: Path, state: State) -> None:
+    path = tmp_path / "w.txt"
+    path.write_bytes(b"a\r\n")
+    assert state.hash_file(path).md5 == md5(b"a\r\n")
+    assert state.hash_file(path, legacy=True).md5 == md5(b"a\n")
+    assert state.hash_file(path).md5 == md5(b"a\r\n")
+
+
+def test_exec_bit_comes_from_the_current_stat(tmp_path: Path, state: State) -> None:
+    path = tmp_path / "run.sh"
+    path.write_bytes(b"#!/bin/sh\n")
+    assert not state.hash_file(path).isexec
+    path.chmod(0o755)  # chmod does not touch mtime
+    assert state.hash_file(path).isexec
+
+
+def test_errors_for_missing_and_non_files(tmp_path: Path, state: State) -> None:
+    with pytest.raises(HashingError, match="does not exist"):
+        state.hash_file(tmp_path / "nope")
+    with pytest.raises(HashingError):
+        state.hash_file(tmp_path)
+
+
+def test_remember_records_a_known_hash(tmp_path: Path, state: State) -> None:
+    path = tmp_path / "checked-out"
+    path.write_bytes(b"payload")
+    state.remember(path, "f" * 32)
+    assert state.hash_file(path).md5 == "f" * 32
+
+
+# -- directories ---------------------------------------------------------------------
+
+
+def test_dir_hash_matches_the_plain_computation(tmp_path: Path, state: State) -> None:
+    cf.write_tree(tmp_path / "data", cf.ODD_TREE)
+    expected, manifest = hash_dir(tmp_path / "data")
+    assert state.hash_dir(tmp_path / "data") == expected
+    listing = state.build_dir(tmp_path / "data")
+    assert listing.info == expected
+    assert listing.manifest == manifest
+    assert [f.relpath for f in listing.files] == [r for r, _ in manifest]
+
+
+def test_unchanged_tree_is_not_read_again(tmp_path: Path, state: State) -> None:
+    cf.write_tree(tmp_path / "data", {"a": "aaa", "s": {"b": "bbb"}})
+    first = state.hash_dir(tmp_path / "data")
+    cf.rewrite_keeping_stat(tmp_path / "data" / "s" / "b", b"BBB")
+    assert state.hash_dir(tmp_path / "data") == first
+    assert state.build_dir(tmp_path / "data").info == first  # per-file rows hit too
+
+
+def test_changed_file_in_tree_is_the_only_one_read(tmp_path: Path, state: State) -> None:
+    cf.write_tree(tmp_path / "data", {"a": "aaa", "b": "bbb"})
+    state.hash_dir(tmp_path / "data")
+    cf.rewrite_keeping_stat(tmp_path / "data" / "a", b"AAA")  # memo must keep "aaa"
+    (tmp_path / "data" / "b").write_bytes(b"bbbb")
+    cf.bump_mtime(tmp_path / "data" / "b")
+    listing = state.build_dir(tmp_path / "data")
+    assert dict(listing.manifest.entries) == {"a": md5(b"aaa"), "b": md5(b"bbbb")}
+
+
+def test_added_removed_and_renamed_files_change_the_tree(tmp_path: Path, state: State) -> None:
+    cf.write_tree(tmp_path / "d", {"a": "1", "b": "2"})
+    h1 = state.hash_dir(tmp_path / "d").md5
+    os.rename(tmp_path / "d" / "b", tmp_path / "d" / "c")
+    h2 = state.hash_dir(tmp_path / "d").md5
+    (tmp_path / "d" / "c").unlink()
+    h3 = state.hash_dir(tmp_path / "d").md5
+    assert len({h1, h2, h3}) == 3
+    assert h3 == hash_dir(tmp_path / "d")[0].md5
+
+
+def test_ignore_rules_apply_to_the_memo(tmp_path: Path, state: State) -> None:
+    cf.write_tree(tmp_path, {".dvcignore": "*.tmp\n", "d": {"a": "a", "x.tmp": "x"}})
+    info = state.hash_dir(tmp_path / "d", DvcIgnore(tmp_path))
+    assert info.nfiles == 1
+    assert state.hash_dir(tmp_path / "d").nfiles == 2  # without rules: both files
+
+
+def test_stale_rows_are_dropped(tmp_path: Path) -> None:
+    cf.write_tree(tmp_path / "d", {"a": "1", "b": "2"})
+    db = tmp_path / "s.db"
+    with State(db) as st:
+        st.hash_dir(tmp_path / "d")
+        (tmp_path / "d" / "b").unlink()
+        st.hash_dir(tmp_path / "d")
+    rows = sqlite3.connect(db).execute("SELECT count(*) FROM files").fetchone()
+    assert rows == (1,)
+
+
+def test_hash_path_dispatches(tmp_path: Path, state: State) -> None:
+    cf.write_tree(tmp_path, {"d": {"a": "a"}, "f": "f"})
+    assert state.hash_path(tmp_path / "d").is_dir
+    assert not state.hash_path(tmp_path / "f").is_dir
+
+
+def test_in_memory_state_needs_no_file(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"a")
+    with State() as st:
+        assert st.hash_file(tmp_path / "a").md5 == md5(b"a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+# -- robustness ----------------------------------------------------------------------
+
+
+def test_a_damaged_database_is_rebuilt(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    db.write_bytes(b"this is not an sqlite database at all" * 100)
+    (tmp_path / "a").write_bytes(b"a")
+    with State(db) as st:
+        assert st.hash_file(tmp_path / "a").md5 == md5(b"a")
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM files").fetchone() == (1,)
+
+
+def test_a_database_from_another_layout_is_reset(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    (tmp_path / "a").write_bytes(b"a")
+    with State(db) as st:
+        st.hash_file(tmp_path / "a")
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 999")
+    conn.commit()
+    conn.close()
+    cf.rewrite_keeping_stat(tmp_path / "a", b"b")
+    with State(db) as st:
+        assert st.hash_file(tmp_path / "a").md5 == md5(b"b")  # old rows were dropped
+
+
+def test_an_unusable_location_falls_back_to_memory(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"a")
+    with State(tmp_path / "no-such-dir" / "s.db") as st:
+        assert st.hash_file(tmp_path / "a").md5 == md5(b"a")
+        cf.rewrite_keeping_stat(tmp_path / "a", b"b")
+        assert st.hash_file(tmp_path / "a").md5 == md5(b"a")  # still memoised
+
+
+def _hash_tree_in_process(args: tuple[str, str]) -> str:
+    db, top = args
+    with State(db) as st:
+        for _ in range(5):
+            info = st.hash_dir(top)
+        return info.md5
+
+
+def test_concurrent_processes_share_the_database(tmp_path: Path) -> None:
+    tree = {f"s{i}": {f"f{j}": f"{i}-{j}" for j in range(30)} for i in range(4)}
+    cf.write_tree(tmp_path / "data", tree)
+    db = str(tmp_path / "shared.db")
+    tops = [(db, str(tmp_path / "data" / f"s{i}")) for i in range(4)] * 2
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        results = pool.map(_hash_tree_in_process, tops)
+    expected = [hash_dir(top)[0].md5 for _, top in tops]
+    assert results == expected
+
+
+def test_state_reconnects_after_fork(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"a")
+    with State(tmp_path / "s.db") as st:
+        st.hash_file(tmp_path / "a")
+        pid = os.fork()
+        if pid == 0:  # child: must open its own connection
+            code = 0 if st.hash_file(tmp_path / "a").md5 == md5(b"a") else 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+        assert st.hash_file(tmp_path / "a").md5 == md5(b"a")

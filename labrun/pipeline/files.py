@@ -12,8 +12,9 @@ messages are exactly DVC's.
     >>> parse_yaml("a: yes\\nb: 1e-05\\nc: 017\\n", "./params.yaml")
     {'a': 'yes', 'b': 1e-05, 'c': 17}
 
-Writing (`dump_yaml`) uses ruamel.yaml's round-trip dumper with DVC's settings,
-imported only when something is written.
+Writing (`dump_yaml`) produces what ruamel.yaml's round-trip dumper writes with
+DVC's settings: a small emitter (`yamlemit`) handles the values lock entries hold,
+and ruamel itself (`dump_yaml_reference`, imported only then) everything else.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ returns a value; nothing here prints. Messages and file bytes are DVC 3.67.1's.
     >>> added = add_targets(ctx, index, ["data.csv"])              # doctest: +SKIP
     >>> added.dvcfiles                                             # doctest: +SKIP
     ['data.csv.dvc']
-    >>> checkout_outputs(ctx, collect_granular(ctx, index, [])).added   # doctest: +SKIP
+    >>> everything = collect_granular(ctx, index, Scope())          # doctest: +SKIP
+    >>> checkout_outputs(ctx, everything).added                     # doctest: +SKIP
     ['data.csv']
 """
 
@@ -317,7 +318,8 @@ def save_data_source(
             new_records.append(old)
             continue
         info = hashed[0]
-        touched.extend(_ignore_in_git(ctx, [path]))
+        if out.cache:  # `cache: false` data is meant to be committed to Git
+            touched.extend(_ignore_in_git(ctx, [path]))
         if commit and out.cache:
             store(ctx, *hashed, path)
         def_path = os.path.relpath(path, os.path.join(ctx.root, stage.wdir)).replace(os.sep, "/")
@@ -423,6 +425,11 @@ def _plan_add(ctx: RunContext, index: Index, target: str) -> _AddTarget:
     if match is not None and match.ignored:
         raise DataCommandError(f"Path '{path}' is ignored by {match}")
     dvcfile = os.path.relpath(path + ".dvc", ctx.root).replace(os.sep, "/")
+    if os.path.exists(path + ".dvc"):
+        raise DataCommandError(
+            f"'{ctx.relpath(path + '.dvc')}' already exists. Use '--force' to overwrite.",
+            hint="it does not track this path: remove or rename it first",
+        )
     return _AddTarget(path, dvcfile, None)
 
 
@@ -635,18 +642,16 @@ def _confirm_commit(ctx: RunContext, stage: Stage) -> None:
 
 
 def _commit_question(ctx: RunContext, stage: Stage) -> str | None:
+    """DVC's question for a changed stage, or None when nothing changed."""
     st = status.stage_status(ctx, stage)
     deps = [_shown(ctx, stage, r.path) for r in st.reasons if r.kind in ("dep", "params")]
+    deps = list(dict.fromkeys(deps))  # one entry per params file, as DVC
     outs = [_shown(ctx, stage, r.path) for r in st.of("out")]
-    deps, name = list(dict.fromkeys(deps)), f"stage: '{ctx.addressing(stage)}'"
-    if deps and outs:
-        text = f"dependencies {deps} and outputs {outs} of {name} changed."
-    elif deps or outs:
-        text = (
-            f"dependencies {deps} of {name} changed."
-            if deps
-            else f"outputs {outs} of {name} changed."
-        )
+    changed = [f"{word} {items}" for word, items in (("dependencies", deps), ("outputs", outs))]
+    changed = [text for text, items in zip(changed, (deps, outs), strict=True) if items]
+    name = f"stage: '{ctx.addressing(stage)}'"
+    if changed:
+        text = f"{' and '.join(changed)} of {name} changed."
     elif st.of("changed command"):
         text = f"'cmd' of {name} has changed."
     else:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     used = [name for name in ("out", "to_remote", "remote", "remote_jobs") if getattr(args, name)]
     if used:
         option = "--" + used[0].replace("_", "-")
-        raise ArgumentError(f"add {option} is not supported yet (it needs remote storage)")
+        raise ArgumentError(f"add {option} is not supported yet")
     quiet = flag(args, "quiet")
     result = api.add(
         None,

@@ -29,9 +29,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from labrun.errors import FileFormatError
+from labrun.record import record
 
 IGNORE_FILE = ".dvcignore"
 _DEFAULT_PATTERNS = (".hg/", ".git/", ".git", ".dvc/")
@@ -208,7 +208,7 @@ def reanchor(pattern: str, dirrel: str, *, verbatim_dir: bool = False) -> str:
 # -- rules -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """One compiled line of an ignore file."""
 
@@ -235,7 +235,7 @@ def compile_rule(pattern: str, *, source: str, line: int, text: str) -> Rule | N
     return Rule(compiled_regex, negated, pattern.endswith("/"), source, line, text, tail)
 
 
-@dataclass(frozen=True)
+@record
 class _Group:
     negated: bool
     dir_only: bool
@@ -341,7 +341,7 @@ class RuleSet:
         return [e for e in entries if not self.decide(prefix + e.name, False)[0]]
 
 
-@dataclass(frozen=True)
+@record
 class IgnoreMatch:
     """The rule that decided a path's fate, as ``dvc check-ignore -d`` shows it.
 

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e . >/dev/null 2>&1
+.venv/bin/python -m compileall -q labrun  # byte-code even where PYTHONDONTWRITEBYTECODE is set
 LABRUN="$PWD/.venv/bin/labrun"
 
 work=${1:-${TMPDIR:-/tmp}/labrun-example}

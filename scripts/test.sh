@@ -13,6 +13,8 @@ quiet() {  # run an install step, showing its output only if it fails
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 quiet .venv/bin/python -m pip install --disable-pip-version-check \
     --config-settings editable_mode=compat -e '.[test]'
+# byte-code now, also where PYTHONDONTWRITEBYTECODE is set: start-up is part of what we test
+.venv/bin/python -m compileall -q labrun
 
 # 2. the reference implementation, dvc==3.67.1, in its own venv (compat tests, benchmarks)
 if ! .venv-dvc/bin/dvc --version 2>/dev/null | grep -qx '3.67.1'; then

@@ -9,7 +9,6 @@ Errors from git become labrun errors here; nothing outside sees git's types.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Sequence
 
 from labrun.errors import LabrunError
@@ -33,6 +32,8 @@ def find_worktree(path: str) -> str | None:
 
 def run_git(cwd: str, args: Sequence[str]) -> str:
     """Run `git <args>` in ``cwd`` and return stdout; GitError with git's message on failure."""
+    import subprocess  # not at module level: finding the work tree must stay cheap
+
     try:
         proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     except FileNotFoundError:
@@ -68,6 +69,8 @@ def ignored(cwd: str, paths: Sequence[str]) -> set[str]:
     """The given paths that Git ignores (`git check-ignore`)."""
     if not paths:
         return set()
+    import subprocess
+
     proc = subprocess.run(
         ["git", "check-ignore", "-z", "--stdin"],
         cwd=cwd,

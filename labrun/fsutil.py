@@ -174,12 +174,23 @@ def reflink(src: StrPath, dst: StrPath) -> None:
         os.close(src_fd)
 
 
+_NO_REFLINK: set[tuple[int, int]] = set()  # (source device, target device) pairs that failed
+
+
 def _try_reflink(src: str, dst: str) -> bool:
+    """Clone if the filesystem can; a failure is remembered per pair of devices."""
+    try:
+        devices = (os.stat(src).st_dev, os.stat(os.path.dirname(dst) or ".").st_dev)
+    except OSError:
+        devices = (-1, -1)
+    if devices in _NO_REFLINK:
+        return False
     try:
         reflink(src, dst)
     except OSError as exc:
         if exc.errno not in LINK_UNSUPPORTED:
             raise
+        _NO_REFLINK.add(devices)
         return False
     return True
 

@@ -128,18 +128,20 @@ class Linker:
         )
 
     def needs_relink(self, path: str, src: str) -> bool:
-        """Whether *path* is not already the kind of link the settings ask for."""
+        """Whether *path* is not the kind of link the settings ask for.
+
+        The wanted kind is the first of ``cache.type`` that has not failed here (as
+        DVC: `hardlink,copy` means hardlinks wherever they work).
+        """
         st = os.lstat(path)
         is_symlink = stat.S_ISLNK(st.st_mode)
         is_hardlink = not is_symlink and st.st_nlink > 1
-        for kind in self.types:
-            if kind in ("copy", "reflink") and not (is_symlink or is_hardlink):
-                return False
-            if kind == "hardlink" and is_hardlink:
-                return st.st_ino != os.stat(src).st_ino
-            if kind == "symlink" and is_symlink:
-                return os.readlink(path) != os.path.abspath(src)
-        return True
+        wanted = self._working[0] if self._working else "copy"
+        if wanted in ("copy", "reflink"):  # a reflink cannot be told from a copy
+            return is_symlink or is_hardlink
+        if wanted == "hardlink":
+            return not is_hardlink or st.st_ino != os.stat(src).st_ino
+        return not is_symlink or os.readlink(path) != os.path.abspath(src)
 
 
 def _discard(path: str) -> None:

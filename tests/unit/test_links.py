@@ -355,3 +355,15 @@ def test_relink_switches_link_kind_of_unchanged_files(
         )
         is False
     )
+
+
+def test_first_working_link_type_is_wanted(tmp_path: Path) -> None:
+    """`hardlink,copy`: a plain copy must be relinked as a hardlink (DVC's order)."""
+    src = tmp_path / "obj"
+    src.write_text("x")
+    copy = tmp_path / "copy"
+    copy.write_text("x")
+    assert Linker(["hardlink", "copy"]).needs_relink(str(copy), str(src))
+    assert not Linker(["copy"]).needs_relink(str(copy), str(src))
+    os.link(src, tmp_path / "hard")
+    assert not Linker(["hardlink", "copy"]).needs_relink(str(tmp_path / "hard"), str(src))

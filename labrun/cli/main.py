@@ -89,6 +89,8 @@ def _build_parser(argv: list[str]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
     chosen = command_name(argv, COMMANDS)
     for name, (module, help_text) in COMMANDS.items():
+        if chosen is not None and name != chosen:
+            continue  # only the command being run gets a parser: each costs start-up time
         if name != chosen:
             sub.add_parser(name, help=help_text, add_help=False)
             continue

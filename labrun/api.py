@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from labrun.errors import LabrunError
 from labrun.pipeline.dag import Graph, build_graph
@@ -24,7 +23,11 @@ from labrun.pipeline.stage import Stage
 from labrun.pipeline.targets import Collector
 from labrun.project import Project
 
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+
 if TYPE_CHECKING:  # loaded on first use (see __getattr__): start-up is a feature
+    from typing import Any
+
     from labrun.repro import events
     from labrun.repro.options import ReproOptions
     from labrun.repro.scheduler import ReproFailedError, RunResult

@@ -35,10 +35,13 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Generic, TypeAlias, TypeVar, cast, overload
 
 from labrun.errors import ConfigError
 from labrun.record import field, record
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Generic, TypeAlias, TypeVar, overload
 
 LEVELS = ("system", "global", "repo", "local")
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
@@ -714,24 +717,33 @@ def _normalized_path(value: str) -> str:
 # ---------------------------------------------------------------------------
 # The merged value
 
-_T = TypeVar("_T")
+if TYPE_CHECKING:  # the typed view, for the type checker only (typing costs start-up time)
+    _T = TypeVar("_T")
 
+    class _Setting(Generic[_T]):
+        def __init__(self, section: str, option: str, default: _T) -> None: ...
+        @overload
+        def __get__(self, config: None, owner: type | None = None) -> _Setting[_T]: ...
+        @overload
+        def __get__(self, config: Config, owner: type | None = None) -> _T: ...
+        def __get__(self, config: Config | None, owner: type | None = None) -> object: ...
 
-class _Setting(Generic[_T]):
-    """One option as a typed, read-only attribute of `Config`, with DVC's default."""
+else:
 
-    def __init__(self, section: str, option: str, default: _T) -> None:
-        self.section, self.option, self.default = section, option, default
+    class _Setting:
+        """One option as a typed, read-only attribute of `Config`, with DVC's default."""
 
-    @overload
-    def __get__(self, config: None, owner: type | None = None) -> _Setting[_T]: ...
-    @overload
-    def __get__(self, config: Config, owner: type | None = None) -> _T: ...
-    def __get__(self, config: Config | None, owner: type | None = None) -> _Setting[_T] | _T:
-        if config is None:
-            return self
-        value = config.get(self.section, self.option)
-        return self.default if value is None else cast(_T, value)
+        def __class_getitem__(cls, _item):  # `_Setting[str | None](...)` as in the typed view
+            return cls
+
+        def __init__(self, section, option, default):
+            self.section, self.option, self.default = section, option, default
+
+        def __get__(self, config, owner=None):
+            if config is None:
+                return self
+            value = config.get(self.section, self.option)
+            return self.default if value is None else value
 
 
 @record

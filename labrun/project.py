@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from labrun.errors import NotAProjectError
 from labrun.record import field, record
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 
 if TYPE_CHECKING:
     from labrun.config import Config

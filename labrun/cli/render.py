@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from labrun.api import LabelGraph
 
 ELLIPSIS = "…"

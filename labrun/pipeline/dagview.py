@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from labrun.pipeline.dag import Graph
 from labrun.pipeline.stage import Stage
 from labrun.record import record
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @record

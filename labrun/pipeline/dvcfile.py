@@ -15,7 +15,6 @@ import itertools
 import os
 import posixpath
 from collections.abc import Mapping
-from typing import Any
 
 from labrun.errors import FileFormatError, LabrunError, TargetError, TemplateError
 from labrun.pipeline import files, schema
@@ -33,6 +32,10 @@ from labrun.pipeline.interpolate import (
 )
 from labrun.pipeline.stage import DEFAULT_PARAMS_FILE, Out, Stage, make_outs, merge_params
 from labrun.record import field, record
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 STAGE_FIELDS_RESOLVED_AS_DATA = ("foreach", "matrix")
 

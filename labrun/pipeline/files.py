@@ -24,13 +24,16 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
 
 from labrun.errors import FileFormatError, ParamsFileError, YamlSyntaxError
 from labrun.pipeline.yamlfast import NotSimple as _Fallback
 from labrun.pipeline.yamlfast import load_simple, resolve_plain
 
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+
 if TYPE_CHECKING:
+    from typing import Any
+
     import yaml
 
 

@@ -20,10 +20,13 @@ import re
 import shlex
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
 from labrun.errors import LabrunError
 from labrun.record import field, record
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 # `${` not preceded by a backslash, then the shortest text up to the next `}`.
 _EXPR = re.compile(r"(?<!\\)\$\{(?P<inner>.*?)\}", re.DOTALL)

@@ -22,11 +22,14 @@ excerpt under each cause.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, TypeAlias, cast
 
 from labrun.errors import SchemaError
 from labrun.pipeline.files import excerpt, locate_collection
 from labrun.record import field, record
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
 
 # --- the schema language ----------------------------------------------------------------
 # A node is a Python type (isinstance check; `object` accepts anything), None (the
@@ -83,7 +86,8 @@ class Switch:
 Node: TypeAlias = "type | Map | Seq | AnyOf | AllOf | Check | Switch | None"
 
 
-class Issue(NamedTuple):
+@record
+class Issue:
     """One validation failure: DVC's cause message and the key path it refers to."""
 
     message: str
@@ -366,7 +370,8 @@ def _validate(node: Node, data: Any, text: str, display: str, extra: list[Issue]
     if issues:
         hint = _RENAME_HINT if extra else None
         raise SchemaError(format_issues(issues, data, text, display), hint=hint)
-    return cast("dict[str, Any]", data)
+    checked: dict[str, Any] = data
+    return checked
 
 
 # DVC accepts such names but can never address the stage afterwards: `a@b` is read as

@@ -18,11 +18,15 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Mapping
-from typing import Any, Literal
 
 from labrun.record import field, record
 
-OutKind = Literal["outs", "metrics", "plots"]
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    OutKind = Literal["outs", "metrics", "plots"]
+
 PLOT_PROPS = ("x", "y", "x_label", "y_label", "title", "template", "header")
 ANNOTATIONS = ("desc", "type", "labels", "meta")
 DEFAULT_PARAMS_FILE = "params.yaml"

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 
 if TYPE_CHECKING:
     import datetime as dt
+    from typing import Any
 
 
 class NotSimple(Exception):

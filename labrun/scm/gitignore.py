@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -82,20 +82,23 @@ def _fields(cls: type) -> tuple[list[tuple[str, object, object]], tuple[str, ...
 
 def _init(self: Any, *args: Any, **kwargs: Any) -> None:
     spec = type(self).__record_fields__
-    if len(args) > len(spec):
-        raise TypeError(f"{type(self).__name__}() takes {len(spec)} arguments")
-    for i, (name, default, factory) in enumerate(spec):
-        if i < len(args):
-            value = args[i]
-        elif name in kwargs:
-            value = kwargs.pop(name)
+    if args:
+        if len(args) > len(spec):
+            raise TypeError(f"{type(self).__name__}() takes {len(spec)} arguments")
+        for (name, _, _), value in zip(spec, args, strict=False):
+            if name in kwargs:
+                raise TypeError(f"{type(self).__name__}() got two values for '{name}'")
+            kwargs[name] = value
+    put = object.__setattr__
+    for name, default, factory in spec:
+        if name in kwargs:
+            put(self, name, kwargs.pop(name))
         elif factory is not None:
-            value = factory()
+            put(self, name, factory())
         elif default is not _MISSING:
-            value = default
+            put(self, name, default)
         else:
             raise TypeError(f"{type(self).__name__}() missing argument: '{name}'")
-        object.__setattr__(self, name, value)
     if kwargs:
         raise TypeError(f"{type(self).__name__}() got unexpected arguments: {sorted(kwargs)}")
     post = getattr(self, "__post_init__", None)

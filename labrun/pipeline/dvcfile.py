@@ -317,8 +317,7 @@ def _matrix_items(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _join(base: str, path: str) -> str:
-    joined = posixpath.normpath(posixpath.join(base, path))
-    return joined
+    return posixpath.normpath(posixpath.join(base, path))
 
 
 def build_stage(

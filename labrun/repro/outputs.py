@@ -18,7 +18,7 @@ from labrun.errors import LabrunError
 from labrun.pipeline.stage import Out, Stage
 from labrun.record import field, record
 from labrun.repro.context import RunContext, records_by_path
-from labrun.repro.status import current_values, read_params
+from labrun.repro.status import current_values, in_cache, read_params
 from labrun.scm import git, gitignore
 
 
@@ -193,8 +193,6 @@ def checkout_records(ctx: RunContext, stage: Stage, entry: dict[str, Any]) -> No
 
 def objects_present(ctx: RunContext, stage: Stage, entry: dict[str, Any]) -> bool:
     """True when every output of the entry can be checked out of the cache."""
-    from labrun.repro.status import in_cache
-
     recorded = records_by_path(entry, "outs")
     for out in stage.outs:
         info = HashInfo.from_record(recorded.get(out.path) or {})

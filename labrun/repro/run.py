@@ -34,7 +34,7 @@ from labrun.repro.events import (
     StageVerifying,
 )
 from labrun.repro.options import ReproOptions
-from labrun.repro.runcache import RunCache, can_cache, can_save, run_key
+from labrun.repro.runcache import RunCache, can_cache, can_save, run_key, without_sizes
 from labrun.repro.status import StageStatus, stage_status
 
 
@@ -179,16 +179,7 @@ def _try_restore(
 
 def _same_inputs(recorded: dict[str, Any], probe: dict[str, Any]) -> bool:
     keys = ("cmd", "deps", "params")
-    strip = _without_sizes
-    return all(strip(recorded.get(k)) == strip(probe.get(k)) for k in keys)
-
-
-def _without_sizes(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_sizes(v) for k, v in value.items() if k not in ("size", "nfiles")}
-    if isinstance(value, list):
-        return [_without_sizes(v) for v in value]
-    return value
+    return all(without_sizes(recorded.get(k)) == without_sizes(probe.get(k)) for k in keys)
 
 
 def _all_outs_recorded(stage: Stage, entry: dict[str, Any]) -> bool:

@@ -29,17 +29,18 @@ from labrun.pipeline.stage import Stage
 _DROPPED = frozenset({"size", "nfiles"})
 
 
-def _strip(value: Any) -> Any:
+def without_sizes(value: Any) -> Any:
+    """A lock entry (or part) without any `size`/`nfiles` keys, at any depth."""
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k not in _DROPPED}
+        return {k: without_sizes(v) for k, v in value.items() if k not in _DROPPED}
     if isinstance(value, list | tuple):
-        return [_strip(v) for v in value]
+        return [without_sizes(v) for v in value]
     return value
 
 
 def _digest(value: Any) -> str:
     try:
-        text = json.dumps(_strip(value), sort_keys=True)
+        text = json.dumps(without_sizes(value), sort_keys=True)
     except TypeError as exc:  # e.g. a date in a tracked param
         raise LabrunError(str(exc), hint="quote the value in the params file") from None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

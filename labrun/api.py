@@ -28,12 +28,19 @@ TYPE_CHECKING = False  # typing is only for the type checker: importing it costs
 if TYPE_CHECKING:  # loaded on first use (see __getattr__): start-up is a feature
     from typing import Any
 
+    from labrun.experiments.catalog import ExpSelection
+    from labrun.experiments.run import ExpResult, ExpRunOptions
+    from labrun.experiments.save import ExpSaveOptions
     from labrun.repro import events
     from labrun.repro.options import ReproOptions
     from labrun.repro.scheduler import ReproFailedError, RunResult
     from labrun.repro.status import Reason, StageStatus
 
 _LAZY = {
+    "ExpRunOptions": "labrun.experiments.run",
+    "ExpSelection": "labrun.experiments.catalog",
+    "ExpSaveOptions": "labrun.experiments.save",
+    "ExpResult": "labrun.experiments.run",
     "ReproOptions": "labrun.repro.options",
     "ReproFailedError": "labrun.repro.scheduler",
     "RunResult": "labrun.repro.scheduler",
@@ -56,6 +63,8 @@ def __getattr__(name: str) -> Any:
 PathOrProject = str | os.PathLike[str] | Project
 
 __all__ = [
+    "ExpResult",
+    "ExpRunOptions",
     "Graph",
     "LabelGraph",
     "PathOrProject",
@@ -69,6 +78,7 @@ __all__ = [
     "collector",
     "dag",
     "events",
+    "exp_run",
     "graph",
     "init",
     "load_index",
@@ -496,3 +506,136 @@ def _config_relpath(value: str, cwd: str, conf_dir: Any) -> str:
         return value
     relative = os.path.relpath(os.path.join(cwd, value), os.fspath(conf_dir))
     return relative.replace(os.sep, "/")
+
+
+# --- experiments ---
+
+
+def exp_run(
+    where: PathOrProject | None = None,
+    options: ExpRunOptions | None = None,
+    reporter: events.Reporter | None = None,
+    confirm: Callable[[str], bool] | None = None,
+) -> ExpResult:
+    """Run the pipeline as an experiment and record it under `refs/exps/` (as `dvc exp run`).
+
+    In the workspace by default (results stay there); with ``options.temp`` in a
+    temporary copy sharing the cache (the workspace is not touched).
+
+        >>> r = exp_run("/tmp/proj", ExpRunOptions(set_params=("train.lr=0.2",)))  # doctest: +SKIP
+        >>> r.name, r.ref                                                    # doctest: +SKIP
+        ('lucky-lynx', 'refs/exps/8c/4051ab.../lucky-lynx')
+    """
+    from labrun.experiments import run
+    from labrun.repro.events import NullReporter
+
+    project = open_project(where)
+    opts = options or run.ExpRunOptions()
+    if opts.temp:
+        from labrun.experiments import tempdir
+
+        return tempdir.run_temp(project, opts, reporter or NullReporter())
+    return run.run_workspace(project, opts, reporter or NullReporter(), confirm)
+
+
+def exp_apply(
+    where: PathOrProject | None, name: str, reporter: events.Reporter | None = None
+) -> str:
+    """Bring an experiment's files and outputs into the workspace; returns its commit.
+
+    The workspace is saved first on `refs/exps/apply/stash` (`git stash apply
+    refs/exps/apply/stash` restores it). `HEAD` and the index do not move.
+
+        >>> exp_apply("/tmp/proj", "lucky-lynx")                     # doctest: +SKIP
+        '00f2881f1817bf53b08295e5a8fced117638eb2b'
+    """
+    from labrun.experiments.apply import apply
+    from labrun.repro.events import NullReporter
+
+    return apply(open_project(where), name, reporter or NullReporter())
+
+
+def exp_branch(where: PathOrProject | None, name: str, branch: str | None = None) -> str:
+    """Create a Git branch at an experiment (default `<name>-branch`); returns its name.
+
+    >>> exp_branch("/tmp/proj", "lucky-lynx")                    # doctest: +SKIP
+    'lucky-lynx-branch'
+    """
+    from labrun.experiments import catalog
+
+    return catalog.branch(open_project(where), name, branch)[1]
+
+
+def exp_list(
+    where: PathOrProject | None = None, selection: ExpSelection | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """baseline sha → [(experiment name, commit sha)] (default: the experiments of HEAD).
+
+    >>> exp_list("/tmp/proj")                                    # doctest: +SKIP
+    {'8c4051ab...': [('lucky-lynx', '00f2881f...')]}
+    """
+    from labrun.experiments import catalog
+
+    grouped = catalog.experiments_of(open_project(where), selection or catalog.ExpSelection())
+    return {bl: [(e.name, sha) for e, sha in items] for bl, items in grouped.items()}
+
+
+def exp_remove(
+    where: PathOrProject | None = None,
+    names: Sequence[str] = (),
+    *,
+    selection: ExpSelection | None = None,
+    keep: bool = False,
+) -> list[str]:
+    """Delete experiments by name, or every one of the selected baselines; returns the names.
+
+    ``keep`` inverts the choice: everything except the named/selected experiments goes.
+
+        >>> exp_remove("/tmp/proj", ["lucky-lynx"])                  # doctest: +SKIP
+        ['lucky-lynx']
+    """
+    from labrun.experiments import catalog
+
+    return catalog.remove(open_project(where), names, selection, keep)
+
+
+def exp_rename(
+    where: PathOrProject | None, name: str, new_name: str, *, force: bool = False
+) -> list[str]:
+    """Rename an experiment (same baseline, same commit); returns the old names renamed."""
+    from labrun.experiments import catalog
+
+    return catalog.rename(open_project(where), name, new_name, force)
+
+
+def exp_save(
+    where: PathOrProject | None = None, options: ExpSaveOptions | None = None
+) -> tuple[str, str]:
+    """Record the workspace as an experiment without running anything: (name, commit).
+
+    >>> exp_save("/tmp/proj", ExpSaveOptions(name="by-hand"))    # doctest: +SKIP
+    ('by-hand', '5d0f...')
+    """
+    from labrun.experiments.save import ExpSaveOptions, save_workspace
+
+    return save_workspace(open_project(where), options or ExpSaveOptions())
+
+
+def exp_clean(where: PathOrProject | None = None) -> list[str]:
+    """Remove temporary work trees left by interrupted runs; returns the paths removed."""
+    from labrun.experiments.tempdir import clean_leftovers
+
+    return clean_leftovers(open_project(where))
+
+
+__all__ += [
+    "ExpSaveOptions",
+    "ExpSelection",
+    "exp_apply",
+    "exp_branch",
+    "exp_clean",
+    "exp_list",
+    "exp_remove",
+    "exp_rename",
+    "exp_save",
+]

@@ -154,3 +154,18 @@ def record(cls: type[T] | None = None, *, frozen: bool = True) -> Any:
         return klass
 
     return build if cls is None else build(cls)
+
+
+def replace(obj: T, **changes: Any) -> T:
+    """A copy of the record ``obj`` with some fields changed (like `dataclasses.replace`).
+
+    >>> @record
+    ... class P:
+    ...     x: int
+    ...     y: int = 0
+    >>> replace(P(1, 2), y=5)
+    P(x=1, y=5)
+    """
+    values = {name: getattr(obj, name) for name, _, _ in type(obj).__record_fields__}  # type: ignore[attr-defined]
+    values.update(changes)
+    return type(obj)(**values)

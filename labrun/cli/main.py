@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "commit": ("commit", "Record changes to tracked files or directories in the cache."),
     "gc": ("gc", "Garbage collect unused objects from cache."),
     "cache": ("cache", "Manage cache settings."),
+    "exp": ("exp", "Run and manage experiments."),
 }
 
 
@@ -78,8 +79,10 @@ def _chdir(path: str) -> None:
 def _build_parser(argv: list[str]) -> argparse.ArgumentParser:
     from importlib import import_module
 
+    from labrun.cli import parser as parser_module
     from labrun.cli.parser import Parser, add_common, command_name
 
+    parser_module.ARGV = argv  # group commands (`exp`) build only the chosen sub-command too
     parser = Parser(
         prog="labrun",
         description="labrun: fast, crash-safe pipelines and experiments for DVC projects.",

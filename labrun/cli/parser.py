@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from typing import NoReturn
 
 
+ARGV: list[str] = []  # the command line being parsed (set by `labrun.cli.main`)
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors become ArgumentError (exit 254) with usage."""
 

@@ -30,12 +30,27 @@ def find_worktree(path: str) -> str | None:
         current = parent
 
 
-def run_git(cwd: str, args: Sequence[str]) -> str:
+def run_git(
+    cwd: str,
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> str:
     """Run `git <args>` in ``cwd`` and return stdout; GitError with git's message on failure."""
     import subprocess  # not at module level: finding the work tree must stay cheap
 
+    full_env = None if env is None else {**os.environ, **env}
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=full_env,
+            input=input,
+        )
     except FileNotFoundError:
         raise GitError("git is not installed", hint="install git and try again") from None
     if proc.returncode != 0:
@@ -82,3 +97,196 @@ def ignored(cwd: str, paths: Sequence[str]) -> set[str]:
     if proc.returncode not in (0, 1):
         raise GitError(f"git check-ignore failed: {proc.stderr.strip()}")
     return {p for p in proc.stdout.split("\0") if p}
+
+
+# --- refs, read in-process (no subprocess: listing experiments must be instant) ---
+
+
+def git_dir(root: str) -> str:
+    """The `.git` directory of the work tree at ``root`` (follows `gitdir:` files)."""
+    dot_git = os.path.join(root, ".git")
+    if os.path.isfile(dot_git):
+        with open(dot_git, encoding="utf-8") as stream:
+            target = stream.read().strip().removeprefix("gitdir:").strip()
+        return os.path.normpath(os.path.join(root, target))
+    return dot_git
+
+
+def common_dir(gdir: str) -> str:
+    """Where shared refs and objects live (differs from ``gdir`` in linked worktrees)."""
+    marker = os.path.join(gdir, "commondir")
+    if not os.path.exists(marker):
+        return gdir
+    with open(marker, encoding="utf-8") as stream:
+        return os.path.normpath(os.path.join(gdir, stream.read().strip()))
+
+
+def read_refs(gdir: str, prefix: str) -> dict[str, str]:
+    """Every ref under ``prefix`` → its sha: `packed-refs` first, loose refs override.
+
+    >>> read_refs("/nonexistent/.git", "refs/exps/")
+    {}
+    """
+    base = common_dir(gdir)
+    refs = _packed_refs(base, prefix)
+    top = os.path.join(base, prefix.rstrip("/"))
+    for dirpath, _dirs, files in os.walk(top):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            sha = _read_loose(full)
+            if sha is not None:
+                refs[os.path.relpath(full, base).replace(os.sep, "/")] = sha
+    return refs
+
+
+def _packed_refs(base: str, prefix: str) -> dict[str, str]:
+    try:
+        with open(os.path.join(base, "packed-refs"), encoding="utf-8") as stream:
+            lines = stream.read().splitlines()
+    except FileNotFoundError:
+        return {}
+    refs = {}
+    for line in lines:
+        if line[:1] in ("#", "^") or " " not in line:
+            continue
+        sha, name = line.split(" ", 1)
+        if name.startswith(prefix):
+            refs[name] = sha
+    return refs
+
+
+def _read_loose(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read().strip()
+    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+        return None
+    return text if len(text) == 40 and not text.startswith("ref:") else None
+
+
+def head(root: str) -> tuple[str | None, str | None]:
+    """(HEAD's sha or None when there are no commits yet, its branch ref or None if detached)."""
+    gdir = git_dir(root)
+    try:
+        with open(os.path.join(gdir, "HEAD"), encoding="utf-8") as stream:
+            text = stream.read().strip()
+    except FileNotFoundError:
+        raise GitError(f"'{root}' is not a Git repository") from None
+    if not text.startswith("ref:"):
+        return text, None
+    branch = text[4:].strip()
+    return resolve_ref(gdir, branch), branch
+
+
+def resolve_ref(gdir: str, ref: str) -> str | None:
+    """The sha a full ref name points to (loose or packed), or None."""
+    base = common_dir(gdir)
+    sha = _read_loose(os.path.join(base, ref))
+    if sha is None:
+        sha = _packed_refs(base, ref).get(ref)
+    return sha
+
+
+def rev_parse(root: str, rev: str) -> str | None:
+    """The commit sha ``rev`` names (branch, tag, short sha, `HEAD~1`...), or None."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+_BAD_REF_CHARS = frozenset(" ~^:?*[\\\x7f")
+
+
+def check_ref_format(ref: str) -> bool:
+    """`git check-ref-format` rules for a full ref name, in-process.
+
+    >>> check_ref_format("refs/exps/ab/cd/good-name"), check_ref_format("refs/exps/a..b")
+    (True, False)
+    """
+    if not ref or ref.endswith(("/", ".")) or ref.startswith("/") or "//" in ref:
+        return False
+    if ".." in ref or "@{" in ref or ref == "@":
+        return False
+    if any(c in _BAD_REF_CHARS or ord(c) < 32 for c in ref):
+        return False
+    return all(
+        part and not part.startswith(".") and not part.endswith(".lock") for part in ref.split("/")
+    )
+
+
+# --- writing refs and commits (git plumbing; the user's index is never touched) ---
+
+
+def update_ref(root: str, ref: str, sha: str, message: str = "", old: str | None = None) -> None:
+    """Point ``ref`` at ``sha`` atomically; with ``old``, only if it still points there."""
+    args = ["update-ref", "-m", message or f"labrun: update {ref}", ref, sha]
+    if old is not None:
+        args.append(old)
+    run_git(root, args)
+
+
+def delete_refs(root: str, refs: Sequence[str]) -> None:
+    """Delete refs in one transaction."""
+    if refs:
+        run_git(root, ["update-ref", "--stdin"], input="".join(f"delete {r}\n" for r in refs))
+
+
+def set_symbolic_ref(root: str, ref: str, target: str) -> None:
+    """Make ``ref`` a symbolic ref to ``target``."""
+    run_git(root, ["symbolic-ref", ref, target])
+
+
+def snapshot_tree(
+    root: str, paths: Sequence[str], *, from_index: bool = True, forced: Sequence[str] = ()
+) -> str:
+    """A tree of the work tree: the user's index (or HEAD) + tracked changes + ``paths``.
+
+    Works on a private copy of the index, so the user's staging area is left
+    exactly as it was. Ignored paths among ``paths`` are skipped; ``forced`` paths
+    are added even if Git ignores them.
+    """
+    import shutil
+    import tempfile
+
+    gdir = git_dir(root)
+    fd, tmp_index = tempfile.mkstemp(prefix="labrun-index-", dir=gdir)
+    os.close(fd)
+    try:
+        real = os.path.join(gdir, "index")
+        env = {"GIT_INDEX_FILE": tmp_index}
+        if from_index and os.path.exists(real):
+            shutil.copyfile(real, tmp_index)
+        else:
+            os.unlink(tmp_index)
+            run_git(root, ["read-tree", "HEAD"], env=env)
+        run_git(root, ["add", "-u", "--", ":/"], env=env)
+        wanted = [p for p in paths if os.path.lexists(os.path.join(root, p))]
+        keep = sorted(set(wanted) - ignored(root, wanted))
+        if keep:
+            run_git(root, ["add", "--", *keep], env=env)
+        if forced:
+            run_git(root, ["add", "-f", "--", *forced], env=env)
+        return run_git(root, ["write-tree"], env=env).strip()
+    finally:
+        if os.path.exists(tmp_index):
+            os.unlink(tmp_index)
+
+
+def commit_tree(root: str, tree: str, parents: Sequence[str], message: str) -> str:
+    """Create a commit object (no hooks, no ref update) and return its sha."""
+    args = ["commit-tree", tree]
+    for parent in parents:
+        args += ["-p", parent]
+    return run_git(root, args, input=message).strip()
+
+
+def tree_of(root: str, rev: str) -> str:
+    """The tree sha of a commit."""
+    return run_git(root, ["rev-parse", f"{rev}^{{tree}}"]).strip()

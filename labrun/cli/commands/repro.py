@@ -21,8 +21,8 @@ class _OnError(argparse.Action):
         namespace.on_error = self.const
 
 
-def add_repro_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by `repro` and `exp run`."""
+def add_repro_options(parser: argparse.ArgumentParser, *, jobs: bool = True) -> None:
+    """Options shared by `repro` and `exp run` (whose -j means experiments, not stages)."""
     add = parser.add_argument
     add("-f", "--force", action="store_true", help="Run every stage even if nothing changed.")
     add("-i", "--interactive", action="store_true", help="Ask before running each stage.")
@@ -52,14 +52,15 @@ def add_repro_options(parser: argparse.ArgumentParser) -> None:
         dest="on_error",
         help="Continue with every remaining stage after a failure.",
     )
-    add(
-        "-j",
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="N",
-        help="Run up to N independent stages at once (default 1, as DVC).",
-    )
+    if jobs:
+        add(
+            "-j",
+            "--jobs",
+            type=int,
+            default=1,
+            metavar="N",
+            help="Run up to N independent stages at once (default 1, as DVC).",
+        )
     parser.set_defaults(on_error="fail")
 
 
@@ -77,12 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-def options_from(args: argparse.Namespace) -> object:
-    """A ReproOptions value from parsed arguments."""
+def options_from(args: argparse.Namespace, *, stage_jobs: bool = True) -> object:
+    """A ReproOptions value from parsed arguments (``stage_jobs``: -j is for stages)."""
     from labrun import api
     from labrun.errors import ArgumentError
 
-    if args.jobs < 1:
+    jobs = args.jobs if stage_jobs else 1
+    if jobs < 1:
         raise ArgumentError("-j/--jobs must be at least 1")
     if args.pull:
         raise ArgumentError(
@@ -106,7 +108,7 @@ def options_from(args: argparse.Namespace) -> object:
         no_commit=getattr(args, "no_commit", False),
         no_run_cache=getattr(args, "no_run_cache", False),
         allow_missing=args.allow_missing,
-        jobs=args.jobs,
+        jobs=jobs,
     )
 
 

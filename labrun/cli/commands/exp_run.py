@@ -1,0 +1,113 @@
+"""`labrun exp run [targets] [repro options] [-S ...] [-n NAME] [--temp | --queue | --run-all]`."""
+
+from __future__ import annotations
+
+import argparse
+
+from labrun.cli.commands.repro import add_repro_options, ask, options_from
+from labrun.cli.console import ConsoleReporter
+from labrun.cli.parser import flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from labrun import api
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `exp run` (DVC 3's, the seed's `--params`, and the queue's)."""
+    add_repro_options(parser, jobs=False)
+    add = parser.add_argument
+    add("targets", nargs="*", help="Stages or dvc files to reproduce (default: ./dvc.yaml).")
+    add("-n", "--name", metavar="NAME", help="Name of the experiment (random if not given).")
+    add(
+        "-S",
+        "--set-param",
+        action="append",
+        default=[],
+        metavar="[FILE:]OVERRIDE",
+        help="Change a parameter (Hydra override: k=v, +k=v, ++k=v, ~k; sweeps with --queue).",
+    )
+    add(
+        "--params",
+        action="append",
+        default=[],
+        metavar="[FILE:]K1=V1,K2=V2",
+        help="Change parameters, as a comma-separated list (the original `exp run` syntax).",
+    )
+    add("-m", "-M", "--message", metavar="TEXT", help="Commit message of the experiment.")
+    add("--temp", action="store_true", help="Run in a temporary copy; the workspace stays as is.")
+    add(
+        "-C",
+        "--copy-paths",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="Untracked or ignored file/directory to copy into a --temp/--queue run.",
+    )
+    add("--queue", action="store_true", help="Queue the experiment instead of running it.")
+    add("--run-all", action="store_true", help="Run every queued experiment.")
+    add("-j", "--jobs", type=int, default=1, metavar="N", help="Experiments at once (--run-all).")
+    add("--no-commit", action="store_true", help="Accepted; experiments always commit outputs.")
+    add("--no-run-cache", action="store_true", help="Do not restore stages from the run-cache.")
+    add("--glob", action="store_true", help="Targets are [file:]patterns.")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run (or queue) the experiment and print DVC's messages; `-q`: exit 1 on failure."""
+    from labrun import api
+
+    quiet = flag(args, "quiet")
+    try:
+        result = api.exp_run(None, _options(args), ExpReporter(quiet=quiet), ask)
+    except api.ReproFailedError:
+        if quiet:
+            return 1  # the original `exp run -q` contract: 1 when a stage failed
+        raise
+    if not quiet:
+        _print_done(result, args.temp)
+    return 0
+
+
+def _options(args: argparse.Namespace) -> api.ExpRunOptions:
+    from labrun import api
+    from labrun.record import replace
+
+    repro = options_from(args, stage_jobs=False)
+    assert isinstance(repro, api.ReproOptions)
+
+    repro = replace(repro, no_run_cache=args.no_run_cache, glob=args.glob)
+    return api.ExpRunOptions(
+        repro=repro,
+        name=args.name,
+        message=args.message,
+        set_params=tuple(args.set_param),
+        legacy_params=tuple(args.params),
+        temp=args.temp,
+        copy_paths=tuple(args.copy_paths),
+    )
+
+
+def _print_done(result: api.ExpResult, temp: bool) -> None:
+    print(f"\nRan experiment(s): {result.name}")
+    if temp:
+        print(
+            "To apply the results of an experiment to your workspace run:\n\n"
+            f"\tlabrun exp apply {result.name}"
+        )
+    else:
+        print("Experiment results have been applied to your workspace.")
+
+
+class ExpReporter(ConsoleReporter):
+    """The console reporter plus experiment events."""
+
+    def emit(self, event: api.events.Event) -> None:
+        """Print `Reproducing experiment 'x'` first, then the repro messages."""
+        from labrun.experiments.run import ExperimentStarted
+
+        if isinstance(event, ExperimentStarted):
+            if not self.quiet:
+                print(f"Reproducing experiment '{event.name}'", file=self.out, flush=True)
+            return
+        super().emit(event)

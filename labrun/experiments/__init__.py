@@ -1,0 +1,1 @@
+"""Experiments: runs of the pipeline recorded as commits under `refs/exps/`, never on a branch."""

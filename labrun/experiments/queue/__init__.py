@@ -1,0 +1,1 @@
+"""The experiment queue: durable entries, one backend protocol, supervised workers."""

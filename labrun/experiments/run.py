@@ -1,0 +1,211 @@
+"""`exp run` in the workspace: overrides, reproduce, commit the result as an experiment.
+
+Unlike DVC, `HEAD`, the branches and the user's index are never moved or
+rewritten: the experiment commit is built from a private index (see
+:mod:`labrun.experiments.save`). The results stay in the work tree as
+uncommitted changes, as with DVC.
+
+    >>> opts = ExpRunOptions(name="lr-02", set_params=("train.lr=0.2",))
+    >>> opts.name, opts.repro.force
+    ('lr-02', False)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from labrun.experiments import refs
+from labrun.experiments.names import random_name
+from labrun.experiments.refs import ExperimentError, ExperimentExistsError, ExpRef
+from labrun.fsutil import FileLock, LockTimeoutError
+from labrun.project import Project
+from labrun.record import field, record, replace
+from labrun.repro.events import Event, Reporter
+from labrun.repro.options import ReproOptions
+from labrun.scm import git
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from labrun.experiments.params import Override
+    from labrun.repro.scheduler import RunResult
+
+
+@record
+class ExpRunOptions:
+    """What `exp run` was asked to do (the repro flags travel inside ``repro``)."""
+
+    repro: ReproOptions = field(default_factory=ReproOptions)
+    name: str | None = None
+    message: str | None = None
+    set_params: tuple[str, ...] = ()  # -S values (Hydra override grammar)
+    legacy_params: tuple[str, ...] = ()  # the seed's --params comma lists
+    temp: bool = False
+    copy_paths: tuple[str, ...] = ()
+
+
+@record
+class ExpResult:
+    """A finished experiment."""
+
+    name: str
+    baseline: str
+    rev: str
+    ref: str
+    run: RunResult | None = None
+
+
+@record
+class ExperimentStarted(Event):
+    """An experiment is about to reproduce (its name is known before it runs)."""
+
+    name: str = ""
+
+
+@record
+class ExperimentSaved(Event):
+    """The experiment was committed under ``ref``."""
+
+    name: str = ""
+    rev: str = ""
+    temp: bool = False
+
+
+class WorkspaceBusyError(ExperimentError):
+    """Another experiment is already running in this work tree."""
+
+
+def require_baseline(project: Project) -> tuple[str, str | None]:
+    """(HEAD sha, branch ref or None); errors for projects that cannot hold experiments."""
+    if not project.has_scm:
+        raise ExperimentError(
+            "Experiments need a Git repository (this project has `core.no_scm` or no Git).",
+            hint="run `git init` and commit the project, then try again",
+        )
+    sha, branch = git.head(project.root)
+    if sha is None:
+        raise ExperimentError(
+            "Empty Git repo. Add a commit to use experiments.",
+            hint="commit your project first: git add -A && git commit -m 'baseline'",
+        )
+    return sha, branch
+
+
+def choose_name(project: Project, baseline: str, name: str | None, force: bool) -> str:
+    """Validate ``name`` (no conflict unless ``force``) or draw a free random one."""
+    taken = refs.refs_of_baseline(git.git_dir(project.root), baseline)
+    if name is None:
+        return random_name(taken)
+    refs.validate_name(baseline, name)
+    if name in taken and not force:
+        raise ExperimentExistsError(name)
+    return name
+
+
+@contextmanager
+def workspace_lock(project: Project) -> Iterator[None]:
+    """One experiment at a time per work tree: a second one fails at once, clearly."""
+    os.makedirs(project.tmp_dir, exist_ok=True)
+    path = os.path.join(project.tmp_dir, "exp-workspace.lock")
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except LockTimeoutError:
+        raise WorkspaceBusyError(
+            "Another experiment is running in this workspace.",
+            hint="wait for it to finish, or run this one with --temp or --queue",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def parse_params(opts: ExpRunOptions) -> dict[str, list[Override]]:
+    """The overrides of ``opts`` (imported only when there are any: start-up is a feature)."""
+    if not (opts.set_params or opts.legacy_params):
+        return {}
+    from labrun.experiments import params
+
+    overrides: dict[str, list[Override]] = params.parse_overrides(
+        opts.set_params, opts.legacy_params
+    )
+    params.check_no_sweeps(overrides)
+    return overrides
+
+
+def run_env(project: Project, name: str, baseline: str) -> tuple[tuple[str, str], ...]:
+    """The variables DVC gives stage commands during experiments."""
+    return (
+        ("DVC_EXP_NAME", name),
+        ("DVC_EXP_BASELINE_REV", baseline),
+        ("DVC_ROOT", project.root),
+    )
+
+
+def run_workspace(
+    project: Project,
+    opts: ExpRunOptions,
+    reporter: Reporter,
+    confirm: Callable[[str], bool] | None = None,
+) -> ExpResult:
+    """Run one experiment in the work tree and record it under `refs/exps/`."""
+    baseline, _branch = require_baseline(project)
+    overrides = parse_params(opts)
+    with workspace_lock(project):
+        name = choose_name(project, baseline, opts.name, opts.repro.force)
+        if overrides:
+            from labrun.experiments import params
+
+            params.apply_overrides(project.root, overrides)
+        reporter.emit(ExperimentStarted("", name=name))
+        result = reproduce_for(project, opts.repro, ExpRef(baseline, name), reporter, confirm)
+        rev = record_result(project, ExpRef(baseline, name), result, opts)
+    reporter.emit(ExperimentSaved("", name=name, rev=rev))
+    return ExpResult(name, baseline, rev, ExpRef(baseline, name).ref, result)
+
+
+def reproduce_for(
+    project: Project,
+    repro: ReproOptions,
+    exp: ExpRef,
+    reporter: Reporter,
+    confirm: Callable[[str], bool] | None = None,
+) -> RunResult:
+    """The pipeline run of an experiment: outputs always committed, experiment env set."""
+    from labrun.repro.engine import reproduce
+
+    env = dict(run_env(project, exp.name, exp.baseline))
+    env.update(repro.env)  # a temp run's DVC_ROOT (the original project) wins
+    options = replace(repro, no_commit=False, env=tuple(env.items()))
+    return reproduce(project, options, _QuietFinish(reporter), confirm)
+
+
+def record_result(project: Project, exp: ExpRef, result: RunResult, opts: ExpRunOptions) -> str:
+    """Commit the work tree as the experiment; returns the commit sha."""
+    from labrun.experiments import save
+    from labrun.pipeline.index import Index
+    from labrun.repro.engine import parsing_of
+    from labrun.scm.gitignore import discovery_filter
+
+    index = Index.load(project.root, parsing_of(project), discovery_filter(project))
+    ran = [a for a, outcome in result.outcomes.items() if outcome in ("ran", "restored")]
+    digest = save.exp_hash(save.lock_entries(project.root, index, ran))
+    message = opts.message or f"dvc: commit experiment {digest}"
+    tree = git.snapshot_tree(project.root, save.pipeline_paths(project.root, index))
+    commit = save.ExpCommit(exp, tree, message)
+    return save.commit_experiment(project.root, commit, force=opts.repro.force)
+
+
+class _QuietFinish:
+    """Passes events on, except the repro summary (`exp run` prints its own)."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    def emit(self, event: Event) -> None:
+        from labrun.repro.events import RunFinished
+
+        if not isinstance(event, RunFinished):
+            self.reporter.emit(event)

@@ -103,7 +103,8 @@ def ignored(cwd: str, paths: Sequence[str]) -> set[str]:
 
 
 def git_dir(root: str) -> str:
-    """The `.git` directory of the work tree at ``root`` (follows `gitdir:` files)."""
+    """The `.git` directory of the work tree containing ``root`` (follows `gitdir:` files)."""
+    root = find_worktree(root) or root
     dot_git = os.path.join(root, ".git")
     if os.path.isfile(dot_git):
         with open(dot_git, encoding="utf-8") as stream:

@@ -190,7 +190,9 @@ def test_project_in_a_git_subdirectory(tmp_path: Path) -> None:
         res = sub.labrun("exp", "run", "-n", name, *extra)
         assert res.returncode == 0, res.stderr
         sha = exp_refs(sub)[ref_of(sub, name)]
-        assert "proj/dvc.lock" in sub.git("ls-tree", "-r", "--name-only", sha).split()
+        assert (
+            "proj/dvc.lock" in sub.git("ls-tree", "-r", "--full-tree", "--name-only", sha).split()
+        )
 
 
 def test_temp_run_leaves_workspace_alone(proj: TmpProject) -> None:
@@ -207,9 +209,10 @@ def test_temp_run_leaves_workspace_alone(proj: TmpProject) -> None:
     sha = exp_refs(proj)[ref_of(proj, "tmp")]
     assert "metrics.json" in proj.git("ls-tree", "-r", "--name-only", sha).split()
     assert os.listdir(proj.root / ".dvc" / "tmp" / "exps" / "standalone") == []
-    assert "worktree" not in proj.git("worktree", "list").splitlines()[-1] or len(
-        proj.git("worktree", "list").splitlines()
-    ) == 1
+    assert (
+        "worktree" not in proj.git("worktree", "list").splitlines()[-1]
+        or len(proj.git("worktree", "list").splitlines()) == 1
+    )
     env = proj.git("show", f"{sha}:dvc.lock")
     assert "prep.txt" in env
 
@@ -228,7 +231,9 @@ def test_apply_brings_files_back(proj: TmpProject) -> None:
     (proj.root / "scratch.txt").write_text("mine\n")
     res = proj.labrun("exp", "apply", "a1")
     assert res.returncode == 0, res.stderr
-    assert res.stdout == "Changes for experiment 'a1' have been applied to your current workspace.\n"
+    assert (
+        res.stdout == "Changes for experiment 'a1' have been applied to your current workspace.\n"
+    )
     assert (proj.root / "params.yaml").read_text() == "lr: 0.1 # rate\n"
     assert json.loads((proj.root / "metrics.json").read_text()) == {"acc": 0.2}
     assert (proj.root / "prep.txt").read_text() == "d\n"
@@ -285,6 +290,7 @@ def test_remove_keep_and_rev(proj: TmpProject) -> None:
 
 
 def test_save_without_running(proj: TmpProject) -> None:
+    api.repro(proj.root)
     proj.gen({"params.yaml": "lr: 0.3\n", "ignored.bin": "x"})
     proj.gen({".gitignore": "ignored.bin\n"})
     res = proj.labrun("exp", "save", "-n", "saved", "-I", "ignored.bin")
@@ -294,7 +300,8 @@ def test_save_without_running(proj: TmpProject) -> None:
     files = proj.git("ls-tree", "-r", "--name-only", sha).split()
     assert "ignored.bin" in files
     assert proj.git("show", f"{sha}:params.yaml") == "lr: 0.3\n"
-    assert not (proj.root / "prep.txt").exists()  # nothing ran
+    assert "lr: 0.3" in proj.git("show", f"{sha}:dvc.lock")  # committed as it is, not re-run
+    assert json.loads((proj.root / "metrics.json").read_text()) == {"acc": 0.2}
     js = proj.labrun("exp", "save", "--json")
     assert json.loads(js.stdout)["ref"] in exp_refs(proj).values()
 

@@ -639,3 +639,49 @@ __all__ += [
     "exp_rename",
     "exp_save",
 ]
+
+
+def make_checkpoint() -> None:
+    """Record a checkpoint of the running experiment (call it from the training script).
+
+    Outside `labrun exp run` (no ``DVC_CHECKPOINT`` in the environment) it does
+    nothing, so the same script runs on its own. Write the checkpoint outputs
+    (and metrics) first; this call returns once labrun has committed them.
+
+        >>> for epoch in range(3):                                   # doctest: +SKIP
+        ...     train_one_epoch(); save_model("model.pt")
+        ...     make_checkpoint()
+    """
+    import time
+
+    if not os.environ.get("DVC_CHECKPOINT"):
+        return
+    root = os.environ.get("DVC_ROOT") or Project.find().root
+    path = os.path.join(root, ".dvc", "tmp", "DVC_CHECKPOINT")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    while os.path.exists(path):
+        time.sleep(0.01)
+
+
+__all__ += ["make_checkpoint"]
+
+
+def last_checkpoint(where: PathOrProject | None = None) -> str | None:
+    """The newest checkpoint commit made in this workspace that derives from HEAD, or None."""
+    from labrun.experiments import checkpoints
+    from labrun.scm import git
+
+    project = open_project(where)
+    head, _ = git.head(project.root)
+    sha = git.resolve_ref(git.git_dir(project.root), checkpoints.EXEC_CHECKPOINT)
+    if sha is None or head is None or checkpoints.baseline_of(project, sha) != head:
+        return None
+    return sha
+
+
+__all__ += ["last_checkpoint"]

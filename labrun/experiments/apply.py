@@ -28,8 +28,8 @@ def apply(project: Project, name: str, reporter: Reporter) -> str:
     head, branch = git.head(project.root)
     assert head is not None
     _save_workspace(project, head, branch, sha, name)
-    _write_tree(project, sha)
-    _checkout_outputs(project, reporter)
+    write_tree(project, sha)
+    checkout_outputs(project, reporter)
     git.update_ref(project.root, EXEC_APPLY, sha, f"labrun: applied '{name}'")
     return sha
 
@@ -63,7 +63,7 @@ def _save_workspace(project: Project, head: str, branch: str | None, sha: str, n
     git.update_ref(project.root, APPLY_HEAD, head, "labrun: exp apply")
 
 
-def _write_tree(project: Project, sha: str) -> None:
+def write_tree(project: Project, sha: str) -> None:
     """Write every file of commit ``sha`` into the work tree, through a private index."""
     import tempfile
 
@@ -81,10 +81,12 @@ def _write_tree(project: Project, sha: str) -> None:
             os.unlink(tmp_index)
 
 
-def _checkout_outputs(project: Project, reporter: Reporter) -> None:
+def checkout_outputs(project: Project, reporter: Reporter | None = None) -> None:
+    """Outputs as the work tree's `dvc.lock` and `.dvc` files record them (forced)."""
     from labrun.repro import tracking
+    from labrun.repro.events import NullReporter
 
     opts = tracking.CheckoutOptions(force=True)
-    with tracking.data_run(project, reporter) as (ctx, index):
+    with tracking.data_run(project, reporter or NullReporter()) as (ctx, index):
         stages = tracking.collect_granular(ctx, index, tracking.Scope())
         tracking.checkout_outputs(ctx, stages, opts)

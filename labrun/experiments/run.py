@@ -20,15 +20,19 @@ from labrun.experiments import refs
 from labrun.experiments.names import random_name
 from labrun.experiments.refs import ExperimentError, ExperimentExistsError, ExpRef
 from labrun.fsutil import FileLock, LockTimeoutError
+from labrun.pipeline.index import Index
 from labrun.project import Project
 from labrun.record import field, record, replace
-from labrun.repro.events import Event, Reporter
+from labrun.repro.events import Event, Reporter, Warning_
 from labrun.repro.options import ReproOptions
 from labrun.scm import git
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from labrun.experiments.params import Override
+    from labrun.repro.checkpoint import CheckpointHook
     from labrun.repro.scheduler import RunResult
 
 
@@ -43,6 +47,8 @@ class ExpRunOptions:
     legacy_params: tuple[str, ...] = ()  # the seed's --params comma lists
     temp: bool = False
     copy_paths: tuple[str, ...] = ()
+    rev: str | None = None  # resume this checkpoint (`-r/--rev`, `exp resume`)
+    reset: bool = False  # start checkpoint experiments over (`--reset`)
 
 
 @record
@@ -150,20 +156,153 @@ def run_workspace(
     reporter: Reporter,
     confirm: Callable[[str], bool] | None = None,
 ) -> ExpResult:
-    """Run one experiment in the work tree and record it under `refs/exps/`."""
+    """Run one experiment in the work tree and record it under `refs/exps/`.
+
+    Pipelines with checkpoint outputs continue the last checkpoint experiment
+    (or ``opts.rev``) unless ``opts.reset``/``-f`` start them over.
+    """
     baseline, _branch = require_baseline(project)
     overrides = parse_params(opts)
     with workspace_lock(project):
-        name = choose_name(project, baseline, opts.name, opts.repro.force)
+        index = load_index(project)
+        run = _Run(project, opts, reporter, index)
+        resume = run.prepare_checkpoints(baseline)
+        early = (
+            None if resume is not None and resume.append else _fresh_name(project, baseline, opts)
+        )
         if overrides:
             from labrun.experiments import params
 
             params.apply_overrides(project.root, overrides)
+        resume = run.settle(resume)
+        name = _name_for(project, baseline, opts, resume, reporter) if early is None else early
+        exp = ExpRef(baseline, name)
         reporter.emit(ExperimentStarted("", name=name))
-        result = reproduce_for(project, opts.repro, ExpRef(baseline, name), reporter, confirm)
-        rev = record_result(project, ExpRef(baseline, name), result, opts)
+        result, rev = run.execute(exp, resume, confirm)
     reporter.emit(ExperimentSaved("", name=name, rev=rev))
-    return ExpResult(name, baseline, rev, ExpRef(baseline, name).ref, result)
+    return ExpResult(name, baseline, rev, exp.ref, result)
+
+
+def _fresh_name(project: Project, baseline: str, opts: ExpRunOptions) -> str:
+    return choose_name(project, baseline, opts.name, opts.repro.force)
+
+
+def _name_for(
+    project: Project, baseline: str, opts: ExpRunOptions, resume: Any, reporter: Reporter
+) -> str:
+    """The name once it is known whether the run continues an existing chain."""
+    if resume is None or not resume.append:
+        return _fresh_name(project, baseline, opts)
+    if opts.name and opts.name != resume.exp.name:
+        message = f"Ignoring option '--name {opts.name}' for resumed experiment."
+        reporter.emit(Warning_("", message))
+    return str(resume.exp.name)
+
+
+class _Run:
+    """One workspace run: the checkpoint decisions around the pipeline run and the commit."""
+
+    def __init__(self, project: Project, opts: ExpRunOptions, reporter: Reporter, index: Index):
+        from labrun.experiments import checkpoints, save
+
+        self.project, self.opts, self.reporter, self.index = project, opts, reporter, index
+        self.paths = save.pipeline_paths(project.root, index)
+        self.checkpointed = checkpoints.has_checkpoint_stages(index.stages)
+
+    def prepare_checkpoints(self, head: str) -> Any:
+        """The resume point (None: a fresh experiment)."""
+        if not self.checkpointed:
+            return None
+        from labrun.experiments import checkpoints
+
+        return checkpoints.prepare(
+            self.project,
+            rev=self.opts.rev,
+            reset_chain=self.opts.reset or self.opts.repro.force,
+            head=head,
+            stages=self.index.stages,
+        )
+
+    def settle(self, resume: Any) -> Any:
+        """After overrides: append to the chain, or branch a new experiment off it."""
+        if resume is None:
+            return None
+        from labrun.experiments import checkpoints
+
+        resume = checkpoints.compare_with(
+            self.project, resume, self.paths, explicit=self.opts.rev is not None
+        )
+        checkpoints.announce(resume, self.reporter)
+        return resume
+
+    def execute(
+        self, exp: ExpRef, resume: Any, confirm: Callable[[str], bool] | None
+    ) -> tuple[RunResult | None, str]:
+        """Reproduce, then commit (on the checkpoint chain when there is one)."""
+        from labrun.repro.scheduler import ReproFailedError
+
+        recorder = self._recorder(exp, resume)
+        result: RunResult | None = None
+        try:
+            hooks = Hooks(confirm, recorder)
+            result = reproduce_for(self.project, self.opts.repro, exp, self.reporter, hooks)
+        except ReproFailedError:
+            if recorder is None or recorder.interrupted is None:
+                raise
+            self._warn_interrupted(recorder.interrupted)
+        return result, self._commit(exp, result, recorder)
+
+    def _recorder(self, exp: ExpRef, resume: Any) -> Any:
+        if not self.checkpointed:
+            return None
+        from labrun.experiments.checkpoints import Recorder
+
+        return Recorder(self.project.root, exp, self.paths, self.reporter, resume)
+
+    def _warn_interrupted(self, stage: str) -> None:
+        self.reporter.emit(
+            Warning_(
+                stage,
+                f"Checkpoint stage '{stage}' was interrupted remaining stages in pipeline "
+                "will not be reproduced.",
+            )
+        )
+
+    def _commit(self, exp: ExpRef, result: RunResult | None, recorder: Any) -> str:
+        from labrun.experiments import save
+        from labrun.experiments.refs import EXEC_APPLY
+
+        index = load_index(self.project)
+        ran = [
+            a for a, o in (result.outcomes if result else {}).items() if o in ("ran", "restored")
+        ]
+        digest = save.exp_hash(save.lock_entries(self.project.root, index, ran))
+        message = self.opts.message or f"dvc: commit experiment {digest}"
+        if recorder is None:
+            return record_result(self.project, exp, result, self.opts)
+        recorder.paths = save.pipeline_paths(self.project.root, index)
+        fresh = recorder.resume is None or not recorder.resume.append
+        sha: str = recorder.commit(
+            message, force=fresh and recorder.count == 0 and self.opts.repro.force
+        )
+        git.update_ref(self.project.root, EXEC_APPLY, sha, "labrun: checkpoint experiment")
+        return sha
+
+
+def load_index(project: Project) -> Index:
+    """The project's pipelines as they are now in the work tree."""
+    from labrun.repro.engine import parsing_of
+    from labrun.scm.gitignore import discovery_filter
+
+    return Index.load(project.root, parsing_of(project), discovery_filter(project))
+
+
+@record
+class Hooks:
+    """Callbacks into a pipeline run: ask the user (`-i`), record checkpoints."""
+
+    confirm: Callable[[str], bool] | None = None
+    checkpoint: CheckpointHook | None = None
 
 
 def reproduce_for(
@@ -171,26 +310,27 @@ def reproduce_for(
     repro: ReproOptions,
     exp: ExpRef,
     reporter: Reporter,
-    confirm: Callable[[str], bool] | None = None,
+    hooks: Hooks | None = None,
 ) -> RunResult:
     """The pipeline run of an experiment: outputs always committed, experiment env set."""
     from labrun.repro.engine import reproduce
 
+    hooks = hooks or Hooks()
     env = dict(run_env(project, exp.name, exp.baseline))
     env.update(repro.env)  # a temp run's DVC_ROOT (the original project) wins
     options = replace(repro, no_commit=False, env=tuple(env.items()))
-    return reproduce(project, options, _QuietFinish(reporter), confirm)
+    return reproduce(project, options, _QuietFinish(reporter), hooks.confirm, hooks.checkpoint)
 
 
-def record_result(project: Project, exp: ExpRef, result: RunResult, opts: ExpRunOptions) -> str:
+def record_result(
+    project: Project, exp: ExpRef, result: RunResult | None, opts: ExpRunOptions
+) -> str:
     """Commit the work tree as the experiment; returns the commit sha."""
     from labrun.experiments import save
-    from labrun.pipeline.index import Index
-    from labrun.repro.engine import parsing_of
-    from labrun.scm.gitignore import discovery_filter
 
-    index = Index.load(project.root, parsing_of(project), discovery_filter(project))
-    ran = [a for a, outcome in result.outcomes.items() if outcome in ("ran", "restored")]
+    index = load_index(project)
+    outcomes = result.outcomes if result is not None else {}
+    ran = [a for a, outcome in outcomes.items() if outcome in ("ran", "restored")]
     digest = save.exp_hash(save.lock_entries(project.root, index, ran))
     message = opts.message or f"dvc: commit experiment {digest}"
     tree = git.snapshot_tree(project.root, save.pipeline_paths(project.root, index))

@@ -20,6 +20,7 @@ from labrun.pipeline.lockfile import LockFile, lock_relpath
 from labrun.pipeline.stage import Stage
 from labrun.project import Project
 from labrun.record import field, record
+from labrun.repro.checkpoint import CheckpointHook
 from labrun.repro.events import NullReporter, Reporter, Warning_
 
 Confirm = Callable[[str], bool]
@@ -43,6 +44,7 @@ class RunContext:
     # absolute path → md5 recorded for the outputs of stages evaluated so far (--allow-missing)
     recorded_outs: dict[str, str] = field(default_factory=dict)
     confirm: Confirm | None = None  # asks the user before a stage runs (`-i`)
+    checkpoint: CheckpointHook | None = None  # set by `exp run`: checkpoint stages signal it
 
     def warn(self, message: str, stage: str = "") -> None:
         """Report a warning event."""

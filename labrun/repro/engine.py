@@ -17,6 +17,7 @@ from labrun.pipeline.interpolate import ParsingConfig
 from labrun.pipeline.stage import Stage
 from labrun.pipeline.targets import Collector
 from labrun.project import Project
+from labrun.repro.checkpoint import CheckpointHook
 from labrun.repro.context import Confirm, RunContext
 from labrun.repro.events import Reporter, RunFinished
 from labrun.repro.options import ReproOptions
@@ -77,9 +78,17 @@ def plan_for(project: Project, opts: ReproOptions) -> Plan:
 
 
 def reproduce(
-    project: Project, opts: ReproOptions, reporter: Reporter, confirm: Confirm | None = None
+    project: Project,
+    opts: ReproOptions,
+    reporter: Reporter,
+    confirm: Confirm | None = None,
+    checkpoint: CheckpointHook | None = None,
 ) -> RunResult:
-    """Bring the targets up to date; ReproFailedError when stages failed."""
+    """Bring the targets up to date; ReproFailedError when stages failed.
+
+    ``checkpoint`` (given by `exp run`) records the checkpoints that stages with
+    `checkpoint: true` outputs signal while they run.
+    """
     with project_lock(project):
         plan = plan_for(project, opts)
         bad = outputs_outside(project.root, plan.stages)
@@ -89,7 +98,7 @@ def reproduce(
                 hint="use `cache: false` for outputs outside the project",
             )
         ctx = RunContext.open(project)
-        ctx.reporter, ctx.confirm = reporter, confirm
+        ctx.reporter, ctx.confirm, ctx.checkpoint = reporter, confirm, checkpoint
         try:
             result = execute(ctx, plan, opts)
         except BaseException:

@@ -23,6 +23,7 @@ from labrun.pipeline import files
 from labrun.pipeline.lockfile import build_entry
 from labrun.pipeline.stage import Stage
 from labrun.repro import outputs
+from labrun.repro.checkpoint import CheckpointHook, SignalWatcher, has_checkpoint_outs
 from labrun.repro.context import RunContext, records_by_path
 from labrun.repro.events import (
     CommandStarted,
@@ -54,6 +55,8 @@ def reproduce_stage(
     if stage.frozen and stage.cmd is not None:
         ctx.warn(f"stage: '{addr}' is frozen. Its dependencies are not going to be reproduced.")
     status: StageStatus | None = None
+    if ctx.checkpoint is not None and has_checkpoint_outs(stage):
+        force = True  # a checkpoint output is also an input: the stage always runs on
     if not (force or opts.force):
         status = stage_status(ctx, stage, allow_missing=opts.allow_missing)
         if not status.stale:
@@ -115,6 +118,10 @@ def _run(
     reasons = [str(r) for r in status.reasons] if status else ["forced"]
     ctx.reporter.emit(StageStarted(addr, reasons))
     commands = stage.cmd if isinstance(stage.cmd, list) else str(stage.cmd).splitlines()
+    hook = ctx.checkpoint if has_checkpoint_outs(stage) and not opts.dry else None
+    if hook is not None:
+        _run_checkpointed(ctx, stage, opts, [str(c) for c in commands], hook)
+        return "ran"
     for command in commands:
         ctx.reporter.emit(CommandStarted(addr, str(command)))
         if not opts.dry:
@@ -125,6 +132,38 @@ def _run(
         deps, params = outputs.save_deps(ctx, stage)
     _save(ctx, stage, opts, deps, params)
     return "ran"
+
+
+def _run_checkpointed(
+    ctx: RunContext, stage: Stage, opts: ReproOptions, commands: list[str], hook: CheckpointHook
+) -> None:
+    """Run a checkpoint stage: each signal saves the stage and records a checkpoint.
+
+    A command that stops (error, Ctrl-C, kill) after at least one checkpoint is
+    *interrupted*, not failed: its outputs as they are are saved, the hook is
+    told, and the pipeline stops there (DVC 2.x semantics).
+    """
+    addr = ctx.addressing(stage)
+
+    def save() -> None:
+        deps, params = outputs.save_deps(ctx, stage)
+        _save(ctx, stage, opts, deps, params)
+
+    extra = hook.env(ctx.root)
+    try:
+        with SignalWatcher(ctx.root, lambda: hook.record(stage, save)) as watcher:
+            for command in commands:
+                ctx.reporter.emit(CommandStarted(addr, command))
+                run_command(ctx, stage, command, opts, extra_env=extra)
+        if watcher.error is not None:
+            raise CommandError(f"checkpoint of '{addr}' failed: {watcher.error}")
+    except (CommandError, KeyboardInterrupt):
+        if hook.count == 0:
+            raise
+        save()
+        hook.interrupted = addr
+        raise CommandError(f"checkpoint stage '{addr}' was interrupted") from None
+    save()
 
 
 def _save(
@@ -244,11 +283,18 @@ def command_env(ctx: RunContext, stage: Stage, opts: ReproOptions) -> dict[str, 
     return env
 
 
-def run_command(ctx: RunContext, stage: Stage, command: str, opts: ReproOptions) -> None:
+def run_command(
+    ctx: RunContext,
+    stage: Stage,
+    command: str,
+    opts: ReproOptions,
+    extra_env: dict[str, str] | None = None,
+) -> None:
     """Run one command line in the stage's wdir; CommandError on a non-zero exit."""
     capture = ctx.capture
     cwd = os.path.join(ctx.root, stage.wdir)
     env = command_env(ctx, stage, opts)
+    env.update(extra_env or {})
     out = subprocess.PIPE if capture else None
     try:
         proc = subprocess.Popen(

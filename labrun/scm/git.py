@@ -202,6 +202,19 @@ def rev_parse(root: str, rev: str) -> str | None:
     return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
+def is_ancestor(root: str, older: str, newer: str) -> bool:
+    """True when commit ``older`` is an ancestor of (or equal to) ``newer``."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", older, newer],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
 _BAD_REF_CHARS = frozenset(" ~^:?*[\\\x7f")
 
 

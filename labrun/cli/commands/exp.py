@@ -15,6 +15,7 @@ from labrun.cli.parser import Parser, add_common
 # registers the options (several small commands share one module).
 EXP_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "run": ("exp_run", "Run an experiment (or queue it).", ()),
+    "resume": ("exp_run:resume", "Continue a checkpoint experiment.", ("res",)),
     "apply": ("exp_manage:apply", "Apply an experiment's changes to the workspace.", ("checkout",)),
     "branch": ("exp_manage:branch", "Promote an experiment to a Git branch.", ()),
     "list": ("exp_manage:list", "List experiments.", ("ls",)),

@@ -47,6 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--queue", action="store_true", help="Queue the experiment instead of running it.")
     add("--run-all", action="store_true", help="Run every queued experiment.")
     add("-j", "--jobs", type=int, default=1, metavar="N", help="Experiments at once (--run-all).")
+    add(
+        "-r",
+        "--rev",
+        metavar="COMMIT",
+        help="Continue a checkpoint experiment from this checkpoint (name, ref or commit).",
+    )
+    add(
+        "--reset",
+        action="store_true",
+        help="Start checkpoint experiments over instead of continuing the last one.",
+    )
     add("--no-commit", action="store_true", help="Accepted; experiments always commit outputs.")
     add("--no-run-cache", action="store_true", help="Do not restore stages from the run-cache.")
     add("--glob", action="store_true", help="Targets are [file:]patterns.")
@@ -85,6 +96,8 @@ def _options(args: argparse.Namespace) -> api.ExpRunOptions:
         legacy_params=tuple(args.params),
         temp=args.temp,
         copy_paths=tuple(args.copy_paths),
+        rev=args.rev,
+        reset=args.reset,
     )
 
 
@@ -104,10 +117,42 @@ class ExpReporter(ConsoleReporter):
 
     def emit(self, event: api.events.Event) -> None:
         """Print `Reproducing experiment 'x'` first, then the repro messages."""
+        from labrun.experiments.checkpoints import CheckpointRecorded, Notice
         from labrun.experiments.run import ExperimentStarted
 
-        if isinstance(event, ExperimentStarted):
+        if isinstance(event, ExperimentStarted | Notice | CheckpointRecorded):
             if not self.quiet:
-                print(f"Reproducing experiment '{event.name}'", file=self.out, flush=True)
+                print(_text(event), file=self.out, flush=True)
             return
         super().emit(event)
+
+
+def _text(event: api.events.Event) -> str:
+    from labrun.experiments.checkpoints import CheckpointRecorded, Notice
+
+    if isinstance(event, Notice):
+        return event.message
+    if isinstance(event, CheckpointRecorded):
+        return f"Checkpoint experiment iteration '{event.rev[:7]}'."
+    return f"Reproducing experiment '{getattr(event, 'name', '')}'"
+
+
+def add_resume(parser: argparse.ArgumentParser) -> None:
+    """`exp resume` / `exp res` (the original names): `exp run` from the last checkpoint."""
+    add_arguments(parser)
+    parser.set_defaults(run=run_resume)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    """Resume ``--rev`` or the last checkpoint of this workspace."""
+    from labrun import api
+    from labrun.errors import LabrunError
+
+    if args.rev is None:
+        args.rev = api.last_checkpoint(None)
+        if args.rev is None:
+            raise LabrunError(
+                "No checkpoint experiment to resume in this workspace.",
+                hint="run a checkpoint experiment with `labrun exp run` first, or pass -r REV",
+            )
+    return run(args)

@@ -1,0 +1,208 @@
+"""Checkpoint experiments: the signal protocol, chains of commits, resume, interruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TmpProject, labrun_command
+
+TRAIN_PY = """\
+import json, os, sys, time
+from labrun.api import make_checkpoint
+
+params = dict(line.split(": ") for line in open("params.yaml").read().splitlines())
+n = int(open("model.txt").read()) if os.path.exists("model.txt") else 0
+for _ in range(int(params["epochs"])):
+    n += 1
+    open("model.txt", "w").write(str(n))
+    json.dump({"step": n, "lr": float(params["lr"])}, open("metrics.json", "w"))
+    if os.environ.get("STOP_AT") == str(n):
+        open("reached", "w").write(str(n))
+        time.sleep(60)
+    make_checkpoint()
+"""
+
+TRAIN_SH = """\
+n=0; [ -f model.txt ] && n=$(cat model.txt)
+for i in 1 2 3; do
+  n=$((n+1)); echo $n > model.txt; echo "{\\"step\\": $n}" > metrics.json
+  if [ -n "$DVC_CHECKPOINT" ]; then
+    touch "$DVC_ROOT/.dvc/tmp/DVC_CHECKPOINT"
+    while [ -e "$DVC_ROOT/.dvc/tmp/DVC_CHECKPOINT" ]; do sleep 0.05; done
+  fi
+done
+"""
+
+
+def pipeline(cmd: str) -> str:
+    return f"""\
+stages:
+  train:
+    cmd: {cmd}
+    deps: [train.py]
+    params: [lr, epochs]
+    outs:
+      - model.txt:
+          checkpoint: true
+    metrics:
+      - metrics.json:
+          cache: false
+"""
+
+
+@pytest.fixture
+def proj(tmp_project: TmpProject) -> TmpProject:
+    tmp_project.gen(
+        {
+            "train.py": TRAIN_PY,
+            "params.yaml": "lr: 0.1\nepochs: 3\n",
+            "dvc.yaml": pipeline(f"{sys.executable} train.py"),
+        }
+    )
+    tmp_project.commit("baseline")
+    return tmp_project
+
+
+def refs(p: TmpProject) -> dict[str, str]:
+    out = p.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/")
+    found = {}
+    for line in out.splitlines():
+        ref, sha = line.split()
+        if ref.count("/") == 4 and "/exec/" not in ref and "/apply/" not in ref:
+            found[ref.rsplit("/", 1)[1]] = sha
+    return found
+
+
+def chain(p: TmpProject, sha: str) -> list[str]:
+    """Commits from the tip down to (excluding) the baseline."""
+    base = p.git("rev-parse", "HEAD").strip()
+    return p.git("rev-list", "--first-parent", sha, f"^{base}").split()
+
+
+def model_at(p: TmpProject, sha: str) -> str:
+    import yaml
+
+    lock = yaml.safe_load(p.git("show", f"{sha}:dvc.lock"))
+    md5 = lock["stages"]["train"]["outs"][0]["md5"]
+    obj = p.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    return obj.read_text().strip()
+
+
+def test_python_script_three_checkpoints_then_resume(proj: TmpProject) -> None:
+    res = proj.labrun("exp", "run", "-n", "ck")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("Checkpoint experiment iteration '") == 3
+    tip = refs(proj)["ck"]
+    commits = chain(proj, tip)
+    assert len(commits) == 4  # three checkpoints and the final commit
+    assert [model_at(proj, c) for c in reversed(commits)] == ["1", "2", "3", "3"]
+    again = proj.labrun("exp", "run")
+    assert again.returncode == 0, again.stderr
+    assert "Existing checkpoint experiment 'ck' will be resumed" in again.stdout
+    assert (proj.root / "model.txt").read_text() == "6"
+    assert set(refs(proj)) == {"ck"}
+    assert model_at(proj, refs(proj)["ck"]) == "6"
+    assert len(chain(proj, refs(proj)["ck"])) == 8
+
+
+def test_force_starts_over_and_rev_resumes_a_chosen_checkpoint(proj: TmpProject) -> None:
+    proj.labrun("exp", "run", "-n", "ck")
+    first = list(reversed(chain(proj, refs(proj)["ck"])))
+    forced = proj.labrun("exp", "run", "-f", "-n", "again")
+    assert forced.returncode == 0, forced.stderr
+    assert (proj.root / "model.txt").read_text() == "3"  # epochs 1-3 again, from scratch
+    assert model_at(proj, refs(proj)["again"]) == "3"
+    second = first[1]  # checkpoint 2
+    res = proj.labrun("exp", "run", "-r", second, "-n", "from2")
+    assert res.returncode == 0, res.stderr
+    assert model_at(proj, refs(proj)["from2"]) == "5"  # 2 + three more epochs
+    assert second in chain(proj, refs(proj)["from2"])
+    assert refs(proj)["ck"] == first[-1]  # the original chain is untouched
+
+
+def test_changed_param_on_resume_branches_a_new_experiment(proj: TmpProject) -> None:
+    proj.labrun("exp", "run", "-n", "ck")
+    tip = refs(proj)["ck"]
+    proj.gen({"params.yaml": "lr: 0.2\nepochs: 3\n"})
+    res = proj.labrun("exp", "run", "-n", "branched")
+    assert res.returncode == 0, res.stderr
+    assert "Modified checkpoint experiment based on 'ck' will be created" in res.stdout
+    new = refs(proj)["branched"]
+    assert tip in chain(proj, new) and refs(proj)["ck"] == tip
+    assert json.loads((proj.root / "metrics.json").read_text()) == {"step": 6, "lr": 0.2}
+
+
+def test_shell_script_with_raw_signal_file(proj: TmpProject) -> None:
+    proj.gen({"train.sh": TRAIN_SH, "dvc.yaml": pipeline("sh train.sh")})
+    proj.commit("shell")
+    res = proj.labrun("exp", "run", "-n", "sh")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("Checkpoint experiment iteration") == 3
+    assert len(chain(proj, refs(proj)["sh"])) == 4
+    assert proj.labrun("exp", "resume").returncode == 0  # the original command name
+    assert (proj.root / "model.txt").read_text().strip() == "6"
+
+
+def test_ctrl_c_keeps_the_checkpoints_and_resume_continues(proj: TmpProject) -> None:
+    env = {**os.environ, "STOP_AT": "3"}
+    proc = subprocess.Popen(
+        [*labrun_command(), "exp", "run", "-n", "intr"],
+        cwd=proj.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    deadline = time.monotonic() + 60
+    while not (proj.root / "reached").exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Checkpoint stage 'train' was interrupted" in err
+    commits = chain(proj, refs(proj)["intr"])
+    assert out.count("Checkpoint experiment iteration") == 2
+    assert model_at(proj, commits[-2]) == "2"  # the last checkpoint before the interruption
+    (proj.root / "reached").unlink()
+    res = proj.labrun("exp", "run")
+    assert res.returncode == 0, res.stderr
+    assert "Existing checkpoint experiment 'intr' will be resumed" in res.stdout
+
+
+def test_failure_before_any_checkpoint_is_an_ordinary_failure(proj: TmpProject) -> None:
+    proj.gen({"dvc.yaml": pipeline("exit 4")})
+    proj.commit("broken")
+    res = proj.labrun("exp", "run", "-n", "bad")
+    assert res.returncode == 255
+    assert refs(proj) == {}
+
+
+def test_repro_runs_checkpoint_stages_without_signals_and_keeps_the_output(
+    proj: TmpProject,
+) -> None:
+    (proj.root / "model.txt").write_text("10")
+    res = proj.labrun("repro")
+    assert res.returncode == 0, res.stderr
+    assert (proj.root / "model.txt").read_text() == "13"  # not deleted before the run
+    assert refs(proj) == {}
+
+
+def test_make_checkpoint_is_a_no_op_outside_experiments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labrun.api import make_checkpoint
+
+    monkeypatch.delenv("DVC_CHECKPOINT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    make_checkpoint()  # returns at once, creates nothing
+    assert list(tmp_path.iterdir()) == []

@@ -91,7 +91,7 @@ def model_at(p: TmpProject, sha: str) -> str:
     import yaml
 
     lock = yaml.safe_load(p.git("show", f"{sha}:dvc.lock"))
-    md5 = lock["stages"]["train"]["outs"][0]["md5"]
+    (md5,) = [o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "model.txt"]
     obj = p.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
     return obj.read_text().strip()
 

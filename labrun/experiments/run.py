@@ -269,18 +269,11 @@ class _Run:
         )
 
     def _commit(self, exp: ExpRef, result: RunResult | None, recorder: Any) -> str:
-        from labrun.experiments import save
         from labrun.experiments.refs import EXEC_APPLY
 
-        index = load_index(self.project)
-        ran = [
-            a for a, o in (result.outcomes if result else {}).items() if o in ("ran", "restored")
-        ]
-        digest = save.exp_hash(save.lock_entries(self.project.root, index, ran))
-        message = self.opts.message or f"dvc: commit experiment {digest}"
         if recorder is None:
-            return record_result(self.project, exp, result, self.opts)
-        recorder.paths = save.pipeline_paths(self.project.root, index)
+            return record_result(self.project, exp, result, self.opts, self.index)
+        message = commit_message(self.project, self.index, result, self.opts)
         fresh = recorder.resume is None or not recorder.resume.append
         sha: str = recorder.commit(
             message, force=fresh and recorder.count == 0 and self.opts.repro.force
@@ -322,17 +315,35 @@ def reproduce_for(
     return reproduce(project, options, _QuietFinish(reporter), hooks.confirm, hooks.checkpoint)
 
 
-def record_result(
-    project: Project, exp: ExpRef, result: RunResult | None, opts: ExpRunOptions
+def commit_message(
+    project: Project, index: Index, result: RunResult | None, opts: ExpRunOptions
 ) -> str:
-    """Commit the work tree as the experiment; returns the commit sha."""
+    """``-m``, else DVC's `dvc: commit experiment <hash of the lock entries that ran>`."""
     from labrun.experiments import save
 
-    index = load_index(project)
+    if opts.message:
+        return opts.message
     outcomes = result.outcomes if result is not None else {}
     ran = [a for a, outcome in outcomes.items() if outcome in ("ran", "restored")]
-    digest = save.exp_hash(save.lock_entries(project.root, index, ran))
-    message = opts.message or f"dvc: commit experiment {digest}"
+    return f"dvc: commit experiment {save.exp_hash(save.lock_entries(project.root, index, ran))}"
+
+
+def record_result(
+    project: Project,
+    exp: ExpRef,
+    result: RunResult | None,
+    opts: ExpRunOptions,
+    index: Index | None = None,
+) -> str:
+    """Commit the work tree as the experiment; returns the commit sha.
+
+    ``index`` is the pipeline as loaded before the run (`dvc.yaml` files do not
+    change while it runs; lock entries are read afresh).
+    """
+    from labrun.experiments import save
+
+    index = index or load_index(project)
+    message = commit_message(project, index, result, opts)
     tree = git.snapshot_tree(project.root, save.pipeline_paths(project.root, index))
     commit = save.ExpCommit(exp, tree, message)
     return save.commit_experiment(project.root, commit, force=opts.repro.force)

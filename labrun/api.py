@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # loaded on first use (see __getattr__): start-up is a featur
     from typing import Any
 
     from labrun.experiments.catalog import ExpSelection
+    from labrun.experiments.queue.entry import QueueEntry
+    from labrun.experiments.queue.service import QueueOptions
+    from labrun.experiments.queue.workers import Supervisor
     from labrun.experiments.run import ExpResult, ExpRunOptions
     from labrun.experiments.save import ExpSaveOptions
     from labrun.repro import events
@@ -40,6 +43,9 @@ _LAZY = {
     "ExpRunOptions": "labrun.experiments.run",
     "ExpSelection": "labrun.experiments.catalog",
     "ExpSaveOptions": "labrun.experiments.save",
+    "QueueEntry": "labrun.experiments.queue.entry",
+    "QueueOptions": "labrun.experiments.queue.service",
+    "Supervisor": "labrun.experiments.queue.workers",
     "ExpResult": "labrun.experiments.run",
     "ReproOptions": "labrun.repro.options",
     "ReproFailedError": "labrun.repro.scheduler",
@@ -685,3 +691,193 @@ def last_checkpoint(where: PathOrProject | None = None) -> str | None:
 
 
 __all__ += ["last_checkpoint"]
+
+
+# --- the experiment queue ---
+
+
+def exp_queue(
+    where: PathOrProject | None = None,
+    options: ExpRunOptions | None = None,
+    queue_options: QueueOptions | None = None,
+    reporter: events.Reporter | None = None,
+) -> list[QueueEntry]:
+    """`exp run --queue`: queue the experiment (one entry per sweep combination).
+
+    >>> opts = ExpRunOptions(set_params=("train.lr=0.1,0.2",))
+    >>> [e.name for e in exp_queue("/tmp/proj", opts)]          # doctest: +SKIP
+    ['lucky-lynx', 'bushy-wren']
+    """
+    from labrun.experiments.queue import service
+    from labrun.experiments.run import ExpRunOptions
+
+    project = open_project(where)
+    emit = reporter.emit if reporter is not None else None
+    qopts = queue_options or service.QueueOptions()
+    return service.enqueue(project, options or ExpRunOptions(), qopts, emit)
+
+
+def queue_start(
+    where: PathOrProject | None = None,
+    jobs: int = 1,
+    devices: Sequence[str] = (),
+    *,
+    detach: bool = True,
+    max_entries: int = 0,
+) -> Supervisor:
+    """Start up to ``jobs`` workers; each takes its own ``devices`` slots (GPUs).
+
+    Workers exit as soon as the queue is empty. With ``detach`` they outlive
+    this process (`queue start`); otherwise wait for them (`exp run --run-all`).
+
+        >>> queue_start("/tmp/proj", 2, devices=["0", "1"])          # doctest: +SKIP
+    """
+    from labrun.experiments.queue import service
+
+    project = open_project(where)
+    return service.start(project, jobs, devices, detach=detach, max_entries=max_entries)
+
+
+def queue_stop(where: PathOrProject | None = None, *, kill: bool = False) -> int:
+    """Ask every worker to stop after its current experiment (``kill``: at once)."""
+    from labrun.experiments.queue import service
+
+    return service.stop(open_project(where), kill)
+
+
+def queue_status(where: PathOrProject | None = None) -> list[QueueEntry]:
+    """Every queue entry, oldest first; entries of dead workers are settled first."""
+    from labrun.experiments.queue import service
+
+    return service.entries(open_project(where))
+
+
+def queue_entry(where: PathOrProject | None, key: str) -> tuple[QueueEntry, str]:
+    """(entry, its log file) by name, id or id prefix."""
+    from labrun.experiments.queue import service
+
+    project = open_project(where)
+    entry = service.resolve(project, key)
+    return entry, str(service.log_of(project, entry))
+
+
+def queue_remove(
+    where: PathOrProject | None = None,
+    names: Sequence[str] = (),
+    *,
+    queued: bool = False,
+    failed: bool = False,
+    success: bool = False,
+) -> list[QueueEntry]:
+    """Remove entries by name, and every queued/failed/succeeded one when asked."""
+    from labrun.experiments.queue import service
+    from labrun.experiments.queue.entry import EntryState
+
+    states = [
+        state
+        for state, wanted in (
+            (EntryState.QUEUED, queued),
+            (EntryState.FAILED, failed),
+            (EntryState.CANCELLED, failed),
+            (EntryState.SUCCEEDED, success),
+        )
+        if wanted
+    ]
+    return service.remove(open_project(where), names, states)
+
+
+def queue_kill(
+    where: PathOrProject | None, names: Sequence[str], *, force: bool = False
+) -> list[QueueEntry]:
+    """Kill running entries (their whole process group: the pipeline too)."""
+    from labrun.experiments.queue import service
+
+    return service.kill(open_project(where), names, force)
+
+
+def queue_retry(where: PathOrProject | None = None, names: Sequence[str] = ()) -> list[str]:
+    """Queue failed entries again (every failed one without names)."""
+    from labrun.experiments.queue import service
+
+    return service.retry(open_project(where), names)
+
+
+def queue_priority(where: PathOrProject | None, name: str, priority: int) -> QueueEntry:
+    """Change a queued entry's priority (higher runs first)."""
+    from labrun.experiments.queue import service
+
+    return service.set_priority(open_project(where), name, priority)
+
+
+def queue_execute(
+    entry: QueueEntry, devices: Sequence[str], reporter: events.Reporter | None = None
+) -> ExpResult:
+    """Run one queue entry as a temporary experiment (what a queue worker does)."""
+    from labrun.experiments.queue import service
+    from labrun.experiments.tempdir import run_spec
+    from labrun.repro.events import NullReporter
+
+    project, spec, repro = service.run_spec_of(entry, devices)
+    return run_spec(project, spec, repro, reporter or NullReporter())
+
+
+__all__ += [
+    "QueueEntry",
+    "QueueOptions",
+    "Supervisor",
+    "exp_queue",
+    "queue_entry",
+    "queue_execute",
+    "queue_kill",
+    "queue_priority",
+    "queue_remove",
+    "queue_retry",
+    "queue_start",
+    "queue_status",
+    "queue_stop",
+]
+
+
+def exp_labels(where: PathOrProject | None, shas: Sequence[str]) -> dict[str, str]:
+    """Names for baseline commits: the current branch, else a tag, else a branch."""
+    from labrun.experiments.catalog import describe
+
+    return describe(open_project(where), shas)
+
+
+def queue_devices(text: str | None = None) -> tuple[str, ...]:
+    """The device pool: a list ('0,1,3'), a count ('2' → 0,1), or detected when None."""
+    from labrun.experiments.queue.devices import detect_devices, parse_devices
+
+    if text is None:
+        return tuple(detect_devices())
+    if text.isdigit():
+        return tuple(str(i) for i in range(int(text)))
+    return tuple(parse_devices(text))
+
+
+def queue_workers(where: PathOrProject | None = None) -> tuple[int, int]:
+    """(active, idle) workers of the project's queue."""
+    from labrun.experiments.queue import service
+    from labrun.experiments.queue.backend import count_workers
+
+    with service.open_queue(open_project(where)) as queue:
+        return count_workers(queue)
+
+
+def queue_follow(path: str, until: Callable[[], bool], encoding: str = "utf-8") -> Any:
+    """Lines of a log as they are written, until ``until()`` is true and the end is read."""
+    from labrun.experiments.queue.workers import follow_log
+
+    return follow_log(path, until, encoding=encoding)
+
+
+# event types of experiments, for reporters (loaded on first use)
+_LAZY.update(
+    ExperimentStarted="labrun.experiments.run",
+    CheckpointRecorded="labrun.experiments.checkpoints",
+    Notice="labrun.experiments.checkpoints",
+    Queued="labrun.experiments.queue.service",
+)
+
+__all__ += ["exp_labels", "queue_devices", "queue_follow", "queue_workers"]

@@ -169,3 +169,15 @@ def replace(obj: T, **changes: Any) -> T:
     values = {name: getattr(obj, name) for name, _, _ in type(obj).__record_fields__}  # type: ignore[attr-defined]
     values.update(changes)
     return type(obj)(**values)
+
+
+def asdict(obj: Any) -> dict[str, Any]:
+    """The fields of the record ``obj`` as a dict (not recursive).
+
+    >>> @record
+    ... class P:
+    ...     x: int
+    >>> asdict(P(3))
+    {'x': 3}
+    """
+    return {name: getattr(obj, name) for name, _, _ in type(obj).__record_fields__}

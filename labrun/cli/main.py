@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("gc", "Garbage collect unused objects from cache."),
     "cache": ("cache", "Manage cache settings."),
     "exp": ("exp", "Run and manage experiments."),
+    "queue": ("queue", "Manage the experiment queue and its workers."),
 }
 
 

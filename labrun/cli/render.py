@@ -118,3 +118,14 @@ def _ascii_component(view: LabelGraph, comp: list[str]) -> str:
 def to_json(data: Any) -> str:
     """Indented JSON (what `--json` prints)."""
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def join_words(words: list[str]) -> str:
+    """`a, b and c`, as DVC writes lists in messages.
+
+    >>> join_words(["'a'", "'b'", "'c'"])
+    "'a', 'b' and 'c'"
+    """
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} and {words[-1]}"

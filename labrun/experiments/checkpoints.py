@@ -32,6 +32,10 @@ from labrun.record import record
 from labrun.repro.events import Event, Reporter
 from labrun.scm import git
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from labrun.experiments.run import ExpRunOptions
+
 EXEC_CHECKPOINT = f"{EXPS}/exec/EXEC_CHECKPOINT"
 _ZERO = "0" * 40
 
@@ -84,6 +88,7 @@ class Recorder:
         self.count = 0
         self.interrupted: str | None = None
         self.last: str | None = None  # the newest commit of the chain made by this run
+        self.track_workspace = True  # keep EXEC_CHECKPOINT (auto-resume) up to date
         self._lock = threading.Lock()
 
     def env(self, root: str) -> dict[str, str]:
@@ -126,7 +131,8 @@ class Recorder:
         git.update_ref(
             self.root, self.exp.ref, sha, "labrun: checkpoint", None if force else old or _ZERO
         )
-        git.update_ref(self.root, EXEC_CHECKPOINT, sha, "labrun: checkpoint")
+        if self.track_workspace:
+            git.update_ref(self.root, EXEC_CHECKPOINT, sha, "labrun: checkpoint")
         self.last = sha
         return sha
 
@@ -149,11 +155,12 @@ def checkpoint_outs(root: str, stages: Sequence[Any]) -> list[str]:
     return [s.abspath(root, o.path) for s in stages for o in s.outs if o.checkpoint]
 
 
-def reset(project: Project, stages: Sequence[Any]) -> None:
-    """Start over: forget the auto-resume point and delete checkpoint outputs."""
+def reset(project: Project, stages: Sequence[Any], *, forget: bool = True) -> None:
+    """Start over: delete checkpoint outputs (and with ``forget`` the auto-resume point)."""
     import shutil
 
-    git.delete_refs(project.root, [EXEC_CHECKPOINT, EXEC_APPLY])
+    if forget:
+        git.delete_refs(project.root, [EXEC_CHECKPOINT, EXEC_APPLY])
     for path in checkpoint_outs(project.root, stages):
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
@@ -234,16 +241,18 @@ class Notice(Event):
 
 
 def prepare(
-    project: Project, *, rev: str | None, reset_chain: bool, head: str, stages: Sequence[Any]
+    project: Project, opts: ExpRunOptions, head: str, stages: Sequence[Any]
 ) -> Resume | None:
-    """Before a checkpoint run: start over, continue `rev`, or continue the last run.
+    """Before a checkpoint run: continue `--rev`, start over, or continue the last run.
 
-    ``reset_chain`` (`--reset`, and `-f` as in the original `exp run`) forgets the
-    resume point and deletes checkpoint outputs. With ``rev`` the checkpoint's
-    files are first written to the work tree, outputs included.
+    With ``--rev`` the checkpoint's files are first written to the work tree,
+    outputs included. `--reset`, `-f` (as in the original `exp run`) and every
+    temporary run start over: checkpoint outputs are deleted and, in the user's
+    work tree, the auto-resume point is forgotten.
     """
-    if reset_chain:
-        reset(project, stages)
+    rev = opts.rev
+    if rev is None and (opts.reset or opts.repro.force or opts.temp):
+        reset(project, stages, forget=not opts.temp)
         return None
     if rev is not None:
         from labrun.experiments.catalog import resolve

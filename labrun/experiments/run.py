@@ -49,6 +49,7 @@ class ExpRunOptions:
     copy_paths: tuple[str, ...] = ()
     rev: str | None = None  # resume this checkpoint (`-r/--rev`, `exp resume`)
     reset: bool = False  # start checkpoint experiments over (`--reset`)
+    overwrite: bool = False  # replace an experiment of the same name (a queue entry's retry)
 
 
 @record
@@ -162,29 +163,43 @@ def run_workspace(
     (or ``opts.rev``) unless ``opts.reset``/``-f`` start them over.
     """
     baseline, _branch = require_baseline(project)
-    overrides = parse_params(opts)
+    parse_params(opts)  # bad overrides fail before anything changes
     with workspace_lock(project):
-        index = load_index(project)
-        run = _Run(project, opts, reporter, index)
-        resume = run.prepare_checkpoints(baseline)
-        early = (
-            None if resume is not None and resume.append else _fresh_name(project, baseline, opts)
-        )
-        if overrides:
-            from labrun.experiments import params
+        result = run_in(project, baseline, opts, reporter, confirm)
+    reporter.emit(ExperimentSaved("", name=result.name, rev=result.rev))
+    return result
 
-            params.apply_overrides(project.root, overrides)
-        resume = run.settle(resume)
-        name = _name_for(project, baseline, opts, resume, reporter) if early is None else early
-        exp = ExpRef(baseline, name)
-        reporter.emit(ExperimentStarted("", name=name))
-        result, rev = run.execute(exp, resume, confirm)
-    reporter.emit(ExperimentSaved("", name=name, rev=rev))
+
+def run_in(
+    project: Project,
+    baseline: str,
+    opts: ExpRunOptions,
+    reporter: Reporter,
+    confirm: Callable[[str], bool] | None = None,
+) -> ExpResult:
+    """Apply overrides, decide about checkpoints, reproduce and commit, in ``project``'s tree.
+
+    The work tree is the user's (workspace runs) or a temporary copy (``opts.temp``).
+    """
+    overrides = parse_params(opts)
+    index = load_index(project)
+    run = _Run(project, opts, reporter, index)
+    resume = run.prepare_checkpoints(baseline)
+    early = None if resume is not None and resume.append else _fresh_name(project, baseline, opts)
+    if overrides:
+        from labrun.experiments import params
+
+        params.apply_overrides(project.root, overrides)
+    resume = run.settle(resume)
+    name = _name_for(project, baseline, opts, resume, reporter) if early is None else early
+    exp = ExpRef(baseline, name)
+    reporter.emit(ExperimentStarted("", name=name))
+    result, rev = run.execute(exp, resume, confirm)
     return ExpResult(name, baseline, rev, exp.ref, result)
 
 
 def _fresh_name(project: Project, baseline: str, opts: ExpRunOptions) -> str:
-    return choose_name(project, baseline, opts.name, opts.repro.force)
+    return choose_name(project, baseline, opts.name, opts.repro.force or opts.overwrite)
 
 
 def _name_for(
@@ -215,13 +230,7 @@ class _Run:
             return None
         from labrun.experiments import checkpoints
 
-        return checkpoints.prepare(
-            self.project,
-            rev=self.opts.rev,
-            reset_chain=self.opts.reset or self.opts.repro.force,
-            head=head,
-            stages=self.index.stages,
-        )
+        return checkpoints.prepare(self.project, self.opts, head, self.index.stages)
 
     def settle(self, resume: Any) -> Any:
         """After overrides: append to the chain, or branch a new experiment off it."""
@@ -257,7 +266,9 @@ class _Run:
             return None
         from labrun.experiments.checkpoints import Recorder
 
-        return Recorder(self.project.root, exp, self.paths, self.reporter, resume)
+        recorder = Recorder(self.project.root, exp, self.paths, self.reporter, resume)
+        recorder.track_workspace = not self.opts.temp  # temp runs never auto-resume
+        return recorder
 
     def _warn_interrupted(self, stage: str) -> None:
         self.reporter.emit(
@@ -278,7 +289,8 @@ class _Run:
         sha: str = recorder.commit(
             message, force=fresh and recorder.count == 0 and self.opts.repro.force
         )
-        git.update_ref(self.project.root, EXEC_APPLY, sha, "labrun: checkpoint experiment")
+        if not self.opts.temp:
+            git.update_ref(self.project.root, EXEC_APPLY, sha, "labrun: checkpoint experiment")
         return sha
 
 
@@ -346,7 +358,7 @@ def record_result(
     message = commit_message(project, index, result, opts)
     tree = git.snapshot_tree(project.root, save.pipeline_paths(project.root, index))
     commit = save.ExpCommit(exp, tree, message)
-    return save.commit_experiment(project.root, commit, force=opts.repro.force)
+    return save.commit_experiment(project.root, commit, force=opts.repro.force or opts.overwrite)
 
 
 class _QuietFinish:

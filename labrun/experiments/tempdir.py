@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 
 from labrun.errors import LabrunError
 from labrun.experiments import run as exprun
-from labrun.experiments.refs import ExperimentError, ExpRef
+from labrun.experiments.refs import ExperimentError
 from labrun.fsutil import FileLock
 from labrun.project import Project
 from labrun.record import field, record
@@ -42,6 +42,8 @@ class TempSpec:
     set_params: tuple[str, ...] = ()
     legacy_params: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    rev: str | None = None  # a checkpoint to continue from
+    overwrite: bool = False  # replace an experiment of the same name (queue retries)
 
 
 def capture_workspace(project: Project, baseline: str, extra: Sequence[str] = ()) -> str:
@@ -60,14 +62,16 @@ def run_temp(project: Project, opts: exprun.ExpRunOptions, reporter: Reporter) -
         baseline=baseline,
         name=name,
         message=opts.message,
-        copy_paths=tuple(_project_rel(project, p) for p in opts.copy_paths),
+        copy_paths=tuple(project_relpath(project, p) for p in opts.copy_paths),
         set_params=opts.set_params,
         legacy_params=opts.legacy_params,
+        rev=opts.rev,
     )
     return run_spec(project, spec, opts.repro, reporter)
 
 
-def _project_rel(project: Project, path: str) -> str:
+def project_relpath(project: Project, path: str) -> str:
+    """A `-C` path typed by the user (from the cwd), relative to the project root."""
     full = os.path.abspath(os.path.join(project.cwd, path))
     if not os.path.lexists(full):
         raise ExperimentError(f"Unable to copy '{path}'. It is not a file or directory.")
@@ -80,26 +84,21 @@ def run_spec(
     """Run ``spec`` in a fresh worktree and record the experiment; the worktree is removed."""
     with worktree(project, spec.capture) as temp:
         prepare(project, temp, spec)
+        env = (*spec.env, ("DVC_ROOT", project.root))
         opts = exprun.ExpRunOptions(
-            repro=repro,
+            repro=_with_env(repro, env),
             name=spec.name,
             message=spec.message,
             set_params=spec.set_params,
             legacy_params=spec.legacy_params,
+            temp=True,
+            rev=spec.rev,
+            overwrite=spec.overwrite,
         )
-        overrides = exprun.parse_params(opts)
-        if overrides:
-            from labrun.experiments import params
-
-            params.apply_overrides(temp.root, overrides)
-        reporter.emit(exprun.ExperimentStarted("", name=spec.name))
-        env = (*spec.env, ("DVC_ROOT", project.root))
-        exp = ExpRef(spec.baseline, spec.name)
-        result = exprun.reproduce_for(temp, _with_env(repro, env), exp, reporter)
-        rev = exprun.record_result(temp, exp, result, opts)
-        _warn_untracked(temp, rev, reporter)
-    reporter.emit(exprun.ExperimentSaved("", name=spec.name, rev=rev, temp=True))
-    return exprun.ExpResult(spec.name, spec.baseline, rev, exp.ref, result)
+        result = exprun.run_in(temp, spec.baseline, opts, reporter)
+        _warn_untracked(temp, result.rev, reporter)
+    reporter.emit(exprun.ExperimentSaved("", name=result.name, rev=result.rev, temp=True))
+    return result
 
 
 def _with_env(repro: ReproOptions, env: Sequence[tuple[str, str]]) -> ReproOptions:

@@ -113,9 +113,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def _describe(shas: list[str]) -> dict[str, str]:
     from labrun import api
-    from labrun.experiments.catalog import describe
 
-    return describe(api.open_project(), shas)
+    return api.exp_labels(None, shas)
 
 
 # --- remove (alias: rm) ---
@@ -154,7 +153,7 @@ def run_remove(args: argparse.Namespace) -> int:
     if flag(args, "quiet"):
         return 0
     if removed:
-        from labrun.experiments.catalog import join_names
+        from labrun.cli.render import join_words as join_names
 
         print(f"Removed experiments: {join_names([repr(n) for n in removed])}")
     else:
@@ -185,8 +184,8 @@ def add_rename(parser: argparse.ArgumentParser) -> None:
 def run_rename(args: argparse.Namespace) -> int:
     """Rename and say so."""
     from labrun import api
+    from labrun.cli.render import join_words as join_names
     from labrun.errors import ArgumentError
-    from labrun.experiments.catalog import join_names
 
     if args.git_remote:
         raise ArgumentError("exp rename -g needs remote access, which labrun lacks yet")

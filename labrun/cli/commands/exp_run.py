@@ -47,6 +47,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--queue", action="store_true", help="Queue the experiment instead of running it.")
     add("--run-all", action="store_true", help="Run every queued experiment.")
     add("-j", "--jobs", type=int, default=1, metavar="N", help="Experiments at once (--run-all).")
+    add("--priority", type=int, default=0, metavar="P", help="Queue priority (higher first).")
+    add(
+        "--gpus",
+        metavar="N|LIST",
+        help="With --queue: devices the experiment needs (a count). With --run-all: the "
+        "devices to share out ('0,1' or a count; default: detected).",
+    )
+    add("--sample", type=int, metavar="N", help="With --queue: N random points of the sweep.")
+    add("--seed", type=int, metavar="S", help="Random seed of --sample.")
     add(
         "-r",
         "--rev",
@@ -69,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
     from labrun import api
 
     quiet = flag(args, "quiet")
+    if args.run_all:
+        from labrun.cli.commands.queue import devices_from
+
+        return run_all_foreground(args.jobs, devices_from(args), quiet=quiet)
+    if args.queue:
+        return _queue(args, quiet)
     try:
         result = api.exp_run(None, _options(args), ExpReporter(quiet=quiet), ask)
     except api.ReproFailedError:
@@ -80,14 +95,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _queue(args: argparse.Namespace, quiet: bool) -> int:
+    from labrun import api
+
+    gpus = args.gpus or "0"
+    if not gpus.isdigit():
+        from labrun.errors import ArgumentError
+
+        raise ArgumentError("--gpus with --queue is the number of devices the experiment needs")
+    qopts = api.QueueOptions(args.priority, int(gpus), args.sample, args.seed)
+    api.exp_queue(None, _options(args), qopts, ExpReporter(quiet=quiet))
+    return 0
+
+
 def _options(args: argparse.Namespace) -> api.ExpRunOptions:
     from labrun import api
-    from labrun.record import replace
 
-    repro = options_from(args, stage_jobs=False)
+    repro = options_from(args, stage_jobs=False)  # reads --no-run-cache and --glob too
     assert isinstance(repro, api.ReproOptions)
-
-    repro = replace(repro, no_run_cache=args.no_run_cache, glob=args.glob)
     return api.ExpRunOptions(
         repro=repro,
         name=args.name,
@@ -117,10 +142,15 @@ class ExpReporter(ConsoleReporter):
 
     def emit(self, event: api.events.Event) -> None:
         """Print `Reproducing experiment 'x'` first, then the repro messages."""
-        from labrun.experiments.checkpoints import CheckpointRecorded, Notice
-        from labrun.experiments.run import ExperimentStarted
+        from labrun import api
 
-        if isinstance(event, ExperimentStarted | Notice | CheckpointRecorded):
+        if isinstance(event, api.Queued):
+            if not self.quiet:
+                if event.overrides:
+                    print(f"Queueing with overrides '{event.overrides}'.", file=self.out)
+                print(f"Queued experiment '{event.name}' for future execution.", file=self.out)
+            return
+        if isinstance(event, api.ExperimentStarted | api.Notice | api.CheckpointRecorded):
             if not self.quiet:
                 print(_text(event), file=self.out, flush=True)
             return
@@ -128,11 +158,11 @@ class ExpReporter(ConsoleReporter):
 
 
 def _text(event: api.events.Event) -> str:
-    from labrun.experiments.checkpoints import CheckpointRecorded, Notice
+    from labrun import api
 
-    if isinstance(event, Notice):
-        return event.message
-    if isinstance(event, CheckpointRecorded):
+    if isinstance(event, api.Notice):
+        return str(event.message)
+    if isinstance(event, api.CheckpointRecorded):
         return f"Checkpoint experiment iteration '{event.rev[:7]}'."
     return f"Reproducing experiment '{getattr(event, 'name', '')}'"
 
@@ -156,3 +186,34 @@ def run_resume(args: argparse.Namespace) -> int:
                 hint="run a checkpoint experiment with `labrun exp run` first, or pass -r REV",
             )
     return run(args)
+
+
+def run_all_foreground(
+    jobs: int, devices: tuple[str, ...], *, quiet: bool = False, max_entries: int = 0
+) -> int:
+    """`exp run --run-all -j N`: workers in the foreground, one progress line per experiment.
+
+    Returns when the queue is empty (or, with ``max_entries``, after that many).
+    Exit code 0 even if some failed (as DVC 3); with `-q`, 1 when any failed.
+    """
+    from labrun import api
+    from labrun.cli.progress import QueueProgress
+
+    known = {e.id: e.state for e in api.queue_status(None)}
+    sup = api.queue_start(None, jobs, devices, detach=False, max_entries=max_entries)
+    progress = QueueProgress(quiet=quiet, seen=known)
+    while True:
+        done = sup.wait(timeout=0.25)
+        entries = api.queue_status(None)
+        progress.update(entries)
+        live = any(e.state in ("queued", "running") for e in entries)
+        if done and (max_entries or not live or not _other_workers()):
+            break
+    progress.finish(api.queue_status(None))
+    return 1 if quiet and progress.failed else 0
+
+
+def _other_workers() -> bool:
+    from labrun import api
+
+    return sum(api.queue_workers(None)) > 0

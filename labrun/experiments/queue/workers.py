@@ -156,6 +156,7 @@ class WorkerConfig:
     stop_when_empty: bool = True
     poll: float = 0.2
     max_attempts: int = 3
+    max_entries: int = 0  # stop after this many entries (0: no limit; `queue run NAME`: 1)
 
     def __post_init__(self) -> None:
         if self.policy not in ORPHAN_POLICIES:
@@ -198,6 +199,8 @@ class _WorkerLoop:
             entry = self.backend.claim(self.worker.process, self.worker.devices)
             if entry is not None:
                 done += self.run_entry(entry)
+                if self.config.max_entries and done >= self.config.max_entries:
+                    break
             elif self.config.stop_when_empty and not self.has_waiting():
                 break
             else:
@@ -515,6 +518,7 @@ class Supervisor:
             f"--policy={config.policy}",
             f"--poll={config.poll}",
             f"--max-attempts={config.max_attempts}",
+            f"--max-entries={config.max_entries}",
             *([] if config.stop_when_empty else ["--linger"]),
         ]
 
@@ -642,6 +646,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--policy", default=REQUEUE, choices=ORPHAN_POLICIES)
     parser.add_argument("--poll", type=float, default=0.2, help="seconds between checks")
     parser.add_argument("--max-attempts", type=int, default=3, help="claims before failing")
+    parser.add_argument("--max-entries", type=int, default=0, help="stop after N (0: all)")
     parser.add_argument("--linger", action="store_true", help="wait for new entries")
     args = parser.parse_args(argv)
     try:
@@ -655,6 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stop_when_empty=not args.linger,
                 poll=args.poll,
                 max_attempts=args.max_attempts,
+                max_entries=args.max_entries,
             )
             run_worker(backend, runner, args.id, config)
         finally:

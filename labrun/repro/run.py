@@ -16,6 +16,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from labrun.errors import LabrunError
@@ -106,15 +108,60 @@ def _run(
     status: StageStatus | None,
     force: bool,
 ) -> str:
-    addr = ctx.addressing(stage)
     if not opts.dry:
         outputs.remove_outs(ctx, stage)
-    deps: list[dict[str, Any]] = []
-    params: dict[str, Any] = {}
-    if not force:
-        deps, params = outputs.save_deps(ctx, stage)
+    if force:
+        return _execute(ctx, stage, opts, status, None)
+    deps, params = outputs.save_deps(ctx, stage)
+    with _same_run_lock(ctx, stage, opts, deps, params):
         if _try_restore(ctx, stage, opts, deps, params):
             return "restored"
+        return _execute(ctx, stage, opts, status, (deps, params))
+
+
+@contextmanager
+def _same_run_lock(
+    ctx: RunContext,
+    stage: Stage,
+    opts: ReproOptions,
+    deps: list[dict[str, Any]],
+    params: dict[str, Any],
+) -> Iterator[None]:
+    """Serialise identical runs (same cmd, deps, params) across processes sharing a cache.
+
+    Queued experiments that share an unchanged upstream stage would otherwise all
+    run it at the same time; with this lock the first one runs it and the others,
+    once it is done, restore its outputs from the run-cache.
+    """
+    if opts.dry or opts.no_run_cache or not can_cache(stage, ctx.root):
+        yield
+        return
+    from labrun.fsutil import FileLock
+
+    probe = build_entry(
+        stage.cmd, deps=deps, params=params, outs=[{"path": o.path} for o in stage.outs]
+    )
+    folder = os.path.join(str(ctx.odb.root), ".labrun", "runs")
+    os.makedirs(folder, exist_ok=True)
+    with FileLock(os.path.join(folder, run_key(probe) + ".lock")):
+        yield
+
+
+def _execute(
+    ctx: RunContext,
+    stage: Stage,
+    opts: ReproOptions,
+    status: StageStatus | None,
+    recorded: tuple[list[dict[str, Any]], dict[str, Any]] | None,
+) -> str:
+    """Run the stage's commands and save it (the outputs are already removed).
+
+    ``recorded`` holds the dependencies hashed before the run; None when forced
+    (they are hashed after the run, as DVC does).
+    """
+    addr = ctx.addressing(stage)
+    force = recorded is None
+    deps, params = recorded if recorded is not None else ([], {})
     reasons = [str(r) for r in status.reasons] if status else ["forced"]
     ctx.reporter.emit(StageStarted(addr, reasons))
     commands = stage.cmd if isinstance(stage.cmd, list) else str(stage.cmd).splitlines()

@@ -253,3 +253,31 @@ def _kill_leftovers(root: Path) -> None:
     """Workers detached from the killed group (none expected) must not linger either."""
     for entry in api.queue_status(root):
         assert entry.state in ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+SHARED = """\
+stages:
+  prep:
+    cmd: echo run >> "$DVC_ROOT/prep-runs.log" && sleep 2 && echo data > prep.txt
+    params: [prep]
+    outs: [prep.txt]
+  train:
+    cmd: cat prep.txt > model.txt && echo ${lr} >> model.txt
+    deps: [prep.txt]
+    params: [lr]
+    outs: [model.txt]
+"""
+
+
+def test_shared_upstream_stage_runs_once(tmp_project: TmpProject) -> None:
+    tmp_project.gen({"dvc.yaml": SHARED, "params.yaml": "prep: 1\nlr: 0.1\n"})
+    tmp_project.gen({".gitignore": "prep-runs.log\n"})
+    tmp_project.commit("two stages")
+    for lr in ("0.2", "0.3"):
+        api.exp_queue(tmp_project.root, api.ExpRunOptions(name=f"lr{lr}", set_params=(f"lr={lr}",)))
+    res = tmp_project.labrun("exp", "run", "--run-all", "-j", "2")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_project.root / "prep-runs.log").read_text() == "run\n"  # once, not twice
+    assert {e.state for e in api.queue_status(tmp_project.root)} == {"succeeded"}
+    logs = [tmp_project.labrun("queue", "logs", f"lr{lr}").stdout for lr in ("0.2", "0.3")]
+    assert sum("Stage 'prep' is cached - skipping run" in log for log in logs) == 1

@@ -190,12 +190,29 @@ def run_in(
         from labrun.experiments import params
 
         params.apply_overrides(project.root, overrides)
+    commit_data_sources(project, index)
     resume = run.settle(resume)
     name = _name_for(project, baseline, opts, resume, reporter) if early is None else early
     exp = ExpRef(baseline, name)
     reporter.emit(ExperimentStarted("", name=name))
     result, rev = run.execute(exp, resume, confirm)
     return ExpResult(name, baseline, rev, exp.ref, result)
+
+
+def commit_data_sources(project: Project, index: Index) -> None:
+    """Modified `dvc add`-ed data goes into the cache and its `.dvc` file into the experiment.
+
+    (DVC 2.1+ does the same: `dvc commit --force` of data-only stages, missing data allowed.)
+    """
+    sources = [s.dvcfile for s in index.stages if s.is_data_source]
+    if not sources:
+        return
+    from labrun.repro import tracking
+    from labrun.repro.events import NullReporter
+
+    opts = tracking.CommitOptions(force=True, allow_missing=True)
+    with tracking.data_run(project, NullReporter()) as (ctx, idx):
+        tracking.commit_stages(ctx, idx, sources, opts)
 
 
 def _fresh_name(project: Project, baseline: str, opts: ExpRunOptions) -> str:

@@ -337,3 +337,25 @@ def test_dvc_can_apply_a_labrun_experiment(proj: TmpProject, tmp_path: Path) -> 
         ["git", "rev-parse", "plain"], cwd=clone, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == sha
+
+
+def test_modified_tracked_data_is_committed_into_the_experiment(tmp_project: TmpProject) -> None:
+    p = tmp_project
+    p.gen({"raw.csv": "a,b\n1,2\n"})
+    api.add(p.root, ["raw.csv"])
+    p.gen(
+        {
+            "dvc.yaml": "stages:\n  count:\n    cmd: wc -l < raw.csv > n.txt\n"
+            "    deps: [raw.csv]\n    outs: [n.txt]\n",
+        }
+    )
+    p.commit("data")
+    (p.root / "raw.csv").write_text("a,b\n1,2\n3,4\n")
+    res = p.labrun("exp", "run", "-n", "more-data")
+    assert res.returncode == 0, res.stderr
+    sha = exp_refs(p)[ref_of(p, "more-data")]
+    dvcfile = p.git("show", f"{sha}:raw.csv.dvc")
+    import hashlib
+
+    assert hashlib.md5(b"a,b\n1,2\n3,4\n").hexdigest() in dvcfile
+    assert (p.root / "n.txt").read_text().strip() == "3"

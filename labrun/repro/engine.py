@@ -19,7 +19,7 @@ from labrun.pipeline.targets import Collector
 from labrun.project import Project
 from labrun.repro.checkpoint import CheckpointHook
 from labrun.repro.context import Confirm, RunContext
-from labrun.repro.events import Reporter, RunFinished
+from labrun.repro.events import Reporter, RunFinished, Warning_
 from labrun.repro.options import ReproOptions
 from labrun.repro.plan import Plan, make_plan, single_item_plan
 from labrun.repro.scheduler import RunResult, execute
@@ -36,18 +36,34 @@ def parsing_of(project: Project) -> ParsingConfig:
 
 
 @contextmanager
-def project_lock(project: Project, *, shared: bool = False) -> Iterator[None]:
-    """The repo lock: readers share it, a writer waits briefly then fails clearly."""
+def project_lock(
+    project: Project, *, shared: bool = False, reporter: Reporter | None = None
+) -> Iterator[None]:
+    """The repo lock: readers share it; a writer says it waits, then fails clearly."""
     tmp = os.path.join(project.dvc_dir, "tmp")
     os.makedirs(tmp, exist_ok=True)
+    path = os.path.join(tmp, "labrun.lock")
+    lock = FileLock(path, shared=shared, timeout=0)
     try:
-        with FileLock(os.path.join(tmp, "labrun.lock"), shared=shared, timeout=LOCK_TIMEOUT):
-            yield
+        lock.acquire()
     except LockTimeoutError:
-        raise LabrunError(
-            "Unable to acquire lock. Most likely another labrun or DVC process is running.",
-            hint="wait for it to finish; a crashed process never leaves the lock behind",
-        ) from None
+        if reporter is not None:
+            waiting = (
+                f"another labrun process is using this project: waiting up to {LOCK_TIMEOUT:g} s"
+            )
+            reporter.emit(Warning_("", waiting))
+        lock = FileLock(path, shared=shared, timeout=LOCK_TIMEOUT)
+        try:
+            lock.acquire()
+        except LockTimeoutError:
+            raise LabrunError(
+                "Unable to acquire lock. Most likely another labrun or DVC process is running.",
+                hint="wait for it to finish; a crashed process never leaves the lock behind",
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _collector(project: Project, index: Index | None) -> Collector:
@@ -89,7 +105,7 @@ def reproduce(
     ``checkpoint`` (given by `exp run`) records the checkpoints that stages with
     `checkpoint: true` outputs signal while they run.
     """
-    with project_lock(project):
+    with project_lock(project, reporter=reporter):
         plan = plan_for(project, opts)
         bad = outputs_outside(project.root, plan.stages)
         if bad:

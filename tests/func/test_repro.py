@@ -10,6 +10,7 @@ import pytest
 
 from labrun import api
 from labrun.api import Reason
+from tests.conftest import TmpProject
 from tests.func.repro_fixtures import (
     BRANCHY,
     CHAIN,
@@ -755,3 +756,27 @@ def test_commands_are_reported_in_stage_order(make_project: Make) -> None:
     _, rec = repro(proj)
     assert commands(rec) == ["cat data.txt > prep.txt", "cat prep.txt prep.txt > model.txt"]
     assert status(proj) == {}
+
+
+def test_busy_project_lock_waits_with_a_message_then_fails(tmp_project: TmpProject) -> None:
+    import threading
+
+    from labrun.fsutil import FileLock
+
+    tmp_project.gen(
+        {"dvc.yaml": "stages:\n  s:\n    cmd: echo hi > out.txt\n    outs: [out.txt]\n"}
+    )
+    lock_path = tmp_project.root / ".dvc" / "tmp" / "labrun.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(lock_path):
+        res = tmp_project.labrun("repro")
+    assert res.returncode == 255
+    assert "waiting up to 3 s" in res.stderr
+    assert "Unable to acquire lock" in res.stderr
+    held = FileLock(lock_path)
+    held.acquire()
+    threading.Timer(1.0, held.release).start()  # released while the writer waits
+    res = tmp_project.labrun("repro")
+    assert res.returncode == 0, res.stderr
+    assert "waiting up to 3 s" in res.stderr
+    assert (tmp_project.root / "out.txt").read_text() == "hi\n"

@@ -206,3 +206,57 @@ def test_make_checkpoint_is_a_no_op_outside_experiments(
     monkeypatch.chdir(tmp_path)
     make_checkpoint()  # returns at once, creates nothing
     assert list(tmp_path.iterdir()) == []
+
+
+TRAIN_ONCE_STUCK = """\
+import json, os, time
+from labrun.api import make_checkpoint
+
+n = int(open("model.txt").read()) if os.path.exists("model.txt") else 0
+for _ in range(3):
+    n += 1
+    open("model.txt", "w").write(str(n))
+    json.dump({"step": n}, open("metrics.json", "w"))
+    stop = os.environ.get("STOP_FILE")
+    if n == 3 and stop and not os.path.exists(stop):
+        open(stop, "w").write(str(os.getpid()))
+        time.sleep(120)  # the worker is killed here
+    make_checkpoint()
+"""
+
+
+def test_queued_checkpoint_experiment_resumes_after_its_worker_dies(
+    proj: TmpProject, tmp_path: Path
+) -> None:
+    from labrun import api
+
+    proj.gen({"train.py": TRAIN_ONCE_STUCK})
+    proj.commit("stuck once")
+    stop = tmp_path / "stuck"
+    api.exp_queue(proj.root, api.ExpRunOptions(name="qck"))
+    env = {**os.environ, "STOP_FILE": str(stop)}
+    worker = subprocess.Popen(
+        [*labrun_command(), "queue", "start"], cwd=proj.root, env=env, start_new_session=True
+    )
+    worker.wait(timeout=60)
+    deadline = time.monotonic() + 90
+    while not stop.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)
+    (running,) = [e for e in api.queue_status(proj.root) if e.state == "running"]
+    assert running.worker is not None
+    os.kill(running.worker.pid, signal.SIGKILL)  # the machine "crashes" under the worker
+    deadline = time.monotonic() + 30
+    while any(e.state == "running" for e in api.queue_status(proj.root)):
+        assert time.monotonic() < deadline  # seen as an orphan, queued again
+        time.sleep(0.2)
+    first = refs(proj)["qck"]
+    assert len(chain(proj, first)) == 2  # checkpoints 1 and 2 were recorded before the crash
+    res = proj.labrun("exp", "run", "--run-all")
+    assert res.returncode == 0, res.stderr
+    (entry,) = api.queue_status(proj.root)
+    assert entry.state == "succeeded" and entry.attempts == 2
+    tip = refs(proj)["qck"]
+    assert first in chain(proj, tip)  # resumed on the same chain
+    assert model_at(proj, tip) == "5"  # 2 + three more epochs, not a restart

@@ -260,3 +260,24 @@ def test_queued_checkpoint_experiment_resumes_after_its_worker_dies(
     tip = refs(proj)["qck"]
     assert first in chain(proj, tip)  # resumed on the same chain
     assert model_at(proj, tip) == "5"  # 2 + three more epochs, not a restart
+
+
+def test_checkpoints_in_temp_and_queued_runs(proj: TmpProject) -> None:
+    from labrun import api
+
+    res = proj.labrun("exp", "run", "--temp", "-n", "tmpck")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("Checkpoint experiment iteration") == 3
+    assert len(chain(proj, refs(proj)["tmpck"])) == 4
+    assert not (proj.root / "model.txt").exists()  # the workspace was not touched
+    assert "EXEC_CHECKPOINT" not in proj.git("for-each-ref")  # temp runs never auto-resume
+    api.exp_queue(proj.root, api.ExpRunOptions(name="qck", set_params=("lr=0.3",)))
+    res = proj.labrun("exp", "run", "--run-all")
+    assert res.returncode == 0, res.stderr
+    assert model_at(proj, refs(proj)["qck"]) == "3"  # from scratch (a queued run resets)
+    log = proj.labrun("queue", "logs", "qck").stdout
+    assert log.count("Checkpoint experiment iteration") == 3
+    resumed = proj.labrun("exp", "run", "--temp", "-r", refs(proj)["tmpck"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Existing checkpoint experiment 'tmpck' will be resumed" in resumed.stdout
+    assert model_at(proj, refs(proj)["tmpck"]) == "6"

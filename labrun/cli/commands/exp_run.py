@@ -10,6 +10,9 @@ from labrun.cli.parser import flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from labrun import api
 
 
@@ -138,33 +141,34 @@ def _print_done(result: api.ExpResult, temp: bool) -> None:
 
 
 class ExpReporter(ConsoleReporter):
-    """The console reporter plus experiment events."""
+    """The console reporter plus experiment events.
+
+    Events are told apart by class name: importing their modules (the queue's,
+    say) only to compare classes would cost every `exp run` start-up time.
+    """
 
     def emit(self, event: api.events.Event) -> None:
         """Print `Reproducing experiment 'x'` first, then the repro messages."""
-        from labrun import api
-
-        if isinstance(event, api.Queued):
-            if not self.quiet:
-                if event.overrides:
-                    print(f"Queueing with overrides '{event.overrides}'.", file=self.out)
-                print(f"Queued experiment '{event.name}' for future execution.", file=self.out)
-            return
-        if isinstance(event, api.ExperimentStarted | api.Notice | api.CheckpointRecorded):
-            if not self.quiet:
-                print(_text(event), file=self.out, flush=True)
-            return
-        super().emit(event)
+        text = _EXP_TEXT.get(type(event).__name__)
+        if text is None:
+            super().emit(event)
+        elif not self.quiet:
+            print(text(event), file=self.out, flush=True)
 
 
-def _text(event: api.events.Event) -> str:
-    from labrun import api
+def _queued(event: Any) -> str:
+    lines = [f"Queued experiment '{event.name}' for future execution."]
+    if event.overrides:
+        lines.insert(0, f"Queueing with overrides '{event.overrides}'.")
+    return "\n".join(lines)
 
-    if isinstance(event, api.Notice):
-        return str(event.message)
-    if isinstance(event, api.CheckpointRecorded):
-        return f"Checkpoint experiment iteration '{event.rev[:7]}'."
-    return f"Reproducing experiment '{getattr(event, 'name', '')}'"
+
+_EXP_TEXT: dict[str, Callable[[Any], str]] = {
+    "ExperimentStarted": lambda e: f"Reproducing experiment '{e.name}'",
+    "Notice": lambda e: str(e.message),
+    "CheckpointRecorded": lambda e: f"Checkpoint experiment iteration '{e.rev[:7]}'.",
+    "Queued": _queued,
+}
 
 
 def add_resume(parser: argparse.ArgumentParser) -> None:

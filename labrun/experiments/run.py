@@ -235,11 +235,12 @@ class _Run:
     """One workspace run: the checkpoint decisions around the pipeline run and the commit."""
 
     def __init__(self, project: Project, opts: ExpRunOptions, reporter: Reporter, index: Index):
-        from labrun.experiments import checkpoints, save
+        from labrun.experiments import save
+        from labrun.repro.checkpoint import has_checkpoint_outs
 
         self.project, self.opts, self.reporter, self.index = project, opts, reporter, index
         self.paths = save.pipeline_paths(project.root, index)
-        self.checkpointed = checkpoints.has_checkpoint_stages(index.stages)
+        self.checkpointed = any(has_checkpoint_outs(s) for s in index.stages)
 
     def prepare_checkpoints(self, head: str) -> Any:
         """The resume point (None: a fresh experiment)."""

@@ -615,7 +615,9 @@ def exp_rename(
 
 
 def exp_save(
-    where: PathOrProject | None = None, options: ExpSaveOptions | None = None
+    where: PathOrProject | None = None,
+    options: ExpSaveOptions | None = None,
+    reporter: events.Reporter | None = None,
 ) -> tuple[str, str]:
     """Record the workspace as an experiment without running anything: (name, commit).
 
@@ -624,7 +626,7 @@ def exp_save(
     """
     from labrun.experiments.save import ExpSaveOptions, save_workspace
 
-    return save_workspace(open_project(where), options or ExpSaveOptions())
+    return save_workspace(open_project(where), options or ExpSaveOptions(), reporter)
 
 
 def exp_clean(where: PathOrProject | None = None) -> list[str]:
@@ -881,3 +883,162 @@ _LAZY.update(
 )
 
 __all__ += ["exp_labels", "queue_devices", "queue_follow", "queue_workers"]
+
+
+# --- results: metrics, params, exp show ---
+
+if TYPE_CHECKING:
+    from labrun.experiments.results import DiffOptions, RevisionSet
+    from labrun.experiments.revisions import UnknownRevisionError
+    from labrun.experiments.show import QueueRow, ShowOptions
+    from labrun.experiments.tabulate import ExpTable, SortColumnError, TableOptions
+
+_LAZY.update(
+    ShowOptions="labrun.experiments.show",
+    QueueRow="labrun.experiments.show",
+    TableOptions="labrun.experiments.tabulate",
+    ExpTable="labrun.experiments.tabulate",
+    SortColumnError="labrun.experiments.tabulate",
+    RevisionSet="labrun.experiments.results",
+    DiffOptions="labrun.experiments.results",
+    UnknownRevisionError="labrun.experiments.revisions",
+)
+
+
+def exp_show(
+    where: PathOrProject | None = None,
+    options: ShowOptions | None = None,
+    queue_rows: Sequence[QueueRow] = (),
+) -> list[dict[str, Any]]:
+    """Baselines and their experiments with params, metrics and deps, as `exp show --json`.
+
+    Each item is ``{"rev", "name", "data", "error", "experiments"}`` (DVC 3's
+    layout; see `labrun.experiments.show`). Queued, running and failed entries
+    are the ``queue_rows`` given (the queue supplies them).
+
+        >>> [s["name"] or s["rev"] for s in exp_show("/tmp/proj")]     # doctest: +SKIP
+        ['workspace', 'main']
+    """
+    from labrun.experiments.show import ShowOptions, collect_experiments
+
+    return collect_experiments(open_project(where), options or ShowOptions(), queue_rows)
+
+
+def exp_table(states: Sequence[dict[str, Any]], options: TableOptions | None = None) -> ExpTable:
+    """The `exp show` table (columns, cells, sorting, --keep/--drop/--only-changed) of states.
+
+    >>> table = exp_table(exp_show("/tmp/proj"))                    # doctest: +SKIP
+    >>> table.headers[:2]                                           # doctest: +SKIP
+    ['Experiment', 'Created']
+    """
+    from labrun.experiments.tabulate import TableOptions, tabulate
+
+    return tabulate(states, options or TableOptions())
+
+
+def exp_diff(
+    where: PathOrProject | None = None,
+    a_rev: str | None = None,
+    b_rev: str | None = None,
+    *,
+    show_all: bool = False,
+    param_deps: bool = False,
+) -> dict[str, Any]:
+    """Changed metrics and params between two revisions (default HEAD and the workspace).
+
+    Revisions may be experiment names. Returns ``{"metrics": {file: {key:
+    {"old", "new"[, "diff"]}}}, "params": {...}}``; ``show_all`` keeps unchanged values.
+
+        >>> exp_diff("/tmp/proj", "main", "lr3")["params"]              # doctest: +SKIP
+        {'params.yaml': {'train.lr': {'old': 0.1, 'new': 0.3, 'diff': 0.19999999999999998}}}
+    """
+    from labrun.experiments.results import exp_diff as diff
+
+    project = open_project(where)
+    return diff(project, a_rev, b_rev, with_unchanged=show_all, param_deps=param_deps)
+
+
+def metrics_show(
+    where: PathOrProject | None = None,
+    targets: Sequence[str] = (),
+    revisions: RevisionSet | None = None,
+) -> dict[str, Any]:
+    """Metrics per revision label and file, as `metrics show --json`.
+
+    Without ``revisions`` only the workspace is read (label ``""``). Targets are
+    paths relative to the project's cwd.
+
+        >>> metrics_show("/tmp/proj")                                   # doctest: +SKIP
+        {'': {'data': {'metrics.json': {'data': {'acc': 0.9}}}}}
+    """
+    from labrun.experiments.results import metrics_show as show
+
+    return show(open_project(where), targets, revisions)
+
+
+def params_show(
+    where: PathOrProject | None = None,
+    targets: Sequence[str] = (),
+    revisions: RevisionSet | None = None,
+    *,
+    deps_only: bool = False,
+) -> dict[str, Any]:
+    """Params per revision label and file (the files `params diff` compares).
+
+    >>> params_show("/tmp/proj")                                    # doctest: +SKIP
+    {'': {'data': {'params.yaml': {'data': {'lr': 0.1}}}}}
+    """
+    from labrun.experiments.results import params_show as show
+
+    return show(open_project(where), targets, revisions, deps_only=deps_only)
+
+
+def metrics_diff(
+    where: PathOrProject | None = None,
+    a_rev: str = "HEAD",
+    b_rev: str = "workspace",
+    options: DiffOptions | None = None,
+) -> dict[str, Any]:
+    """``{"diff": {file: {key: change}}, "errors": {rev: ...}}`` (empty keys left out).
+
+    >>> metrics_diff("/tmp/proj")["diff"]                           # doctest: +SKIP
+    {'metrics.json': {'acc': {'old': 0.9, 'new': 0.95, 'diff': 0.04999999999999993}}}
+    """
+    from labrun.experiments.results import DiffOptions, diff
+
+    return diff(open_project(where), "metrics", a_rev, b_rev, options or DiffOptions())
+
+
+def params_diff(
+    where: PathOrProject | None = None,
+    a_rev: str = "HEAD",
+    b_rev: str = "workspace",
+    options: DiffOptions | None = None,
+) -> dict[str, Any]:
+    """Like :func:`metrics_diff`, for params (``options.deps_only``: only stage deps).
+
+    >>> params_diff("/tmp/proj", options=DiffOptions(show_all=True))  # doctest: +SKIP
+    {'diff': {'params.yaml': {'lr': {'old': 0.1, 'new': 0.1, 'diff': 0.0}}}}
+    """
+    from labrun.experiments.results import DiffOptions, diff
+
+    return diff(open_project(where), "params", a_rev, b_rev, options or DiffOptions())
+
+
+__all__ += [
+    "DiffOptions",
+    "ExpTable",
+    "QueueRow",
+    "RevisionSet",
+    "ShowOptions",
+    "SortColumnError",
+    "TableOptions",
+    "UnknownRevisionError",
+    "exp_diff",
+    "exp_show",
+    "exp_table",
+    "metrics_diff",
+    "metrics_show",
+    "params_diff",
+    "params_show",
+]

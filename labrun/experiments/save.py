@@ -19,10 +19,12 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from labrun.errors import LabrunError
 from labrun.experiments.refs import ExperimentExistsError, ExpRef
 from labrun.pipeline.index import Index
 from labrun.pipeline.lockfile import LockFile, lock_relpath
 from labrun.record import record
+from labrun.repro.events import Reporter
 from labrun.scm import git
 
 
@@ -128,12 +130,28 @@ class ExpSaveOptions:
     message: str | None = None
 
 
-def save_workspace(project: Any, opts: ExpSaveOptions) -> tuple[str, str]:
+class SaveError(LabrunError):
+    """`exp save` failed (DVC reports every such failure with exit code 1)."""
+
+    exit_code = 1
+
+
+def save_workspace(
+    project: Any, opts: ExpSaveOptions, reporter: Reporter | None = None
+) -> tuple[str, str]:
     """`exp save`: commit the workspace as an experiment without running anything.
 
     Stages are first committed (`dvc commit --force` semantics) so `dvc.lock`
-    describes the outputs as they are. Returns (name, commit sha).
+    describes the outputs as they are. Returns (name, commit sha). Any failure
+    is a :class:`SaveError` ("failed to save experiment - <cause>").
     """
+    try:
+        return _save(project, opts, reporter)
+    except LabrunError as exc:
+        raise SaveError(f"failed to save experiment - {exc.message}", hint=exc.hint) from exc
+
+
+def _save(project: Any, opts: ExpSaveOptions, reporter: Reporter | None) -> tuple[str, str]:
     from labrun.experiments import run as exprun
     from labrun.repro import tracking
     from labrun.repro.events import NullReporter
@@ -144,7 +162,7 @@ def save_workspace(project: Any, opts: ExpSaveOptions) -> tuple[str, str]:
         commit_opts = tracking.CommitOptions(
             force=True, recursive=opts.recursive, allow_missing=True
         )
-        with tracking.data_run(project, NullReporter()) as (ctx, index):
+        with tracking.data_run(project, reporter or NullReporter()) as (ctx, index):
             tracking.commit_stages(ctx, index, opts.targets, commit_opts)
         index = _load_index(project)
         paths = pipeline_paths(project.root, index)

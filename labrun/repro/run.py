@@ -138,10 +138,15 @@ def _same_run_lock(
         return
     from labrun.fsutil import FileLock
 
+    import hashlib
+    import tempfile
+
     probe = build_entry(
         stage.cmd, deps=deps, params=params, outs=[{"path": o.path} for o in stage.outs]
     )
-    folder = os.path.join(str(ctx.odb.root), ".labrun", "runs")
+    # Beside the cache, not in it: DVC's cache holds only objects and run-cache entries.
+    cache_id = hashlib.sha256(os.path.realpath(str(ctx.odb.root)).encode()).hexdigest()[:16]
+    folder = os.path.join(tempfile.gettempdir(), f"labrun-runs-{os.getuid()}", cache_id)
     os.makedirs(folder, exist_ok=True)
     with FileLock(os.path.join(folder, run_key(probe) + ".lock")):
         yield

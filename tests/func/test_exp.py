@@ -295,7 +295,8 @@ def test_save_without_running(proj: TmpProject) -> None:
     proj.gen({".gitignore": "ignored.bin\n"})
     res = proj.labrun("exp", "save", "-n", "saved", "-I", "ignored.bin")
     assert res.returncode == 0, res.stderr
-    assert res.stdout == "Experiment has been saved as: saved\n"
+    # the lock is re-recorded for the new params (not re-run), as `dvc exp save` prints
+    assert res.stdout == "Updating lock file 'dvc.lock'\nExperiment has been saved as: saved\n"
     sha = exp_refs(proj)[ref_of(proj, "saved")]
     files = proj.git("ls-tree", "-r", "--name-only", sha).split()
     assert "ignored.bin" in files

@@ -232,7 +232,10 @@ def run_save(args: argparse.Namespace) -> int:
         include_untracked=tuple(args.include_untracked),
         message=args.message,
     )
-    name, sha = api.exp_save(None, options)
+    from labrun.cli.console import ConsoleReporter
+
+    quiet = flag(args, "quiet") or args.json
+    name, sha = api.exp_save(None, options, ConsoleReporter(quiet=quiet))
     if args.json:
         import json
 

@@ -70,12 +70,19 @@ from labrun.experiments.queue.entry import (
     host_name,
     process_stamp,
 )
+from labrun.experiments.queue.logs import (
+    follow_entry,
+    follow_log,
+    log_path,
+    result_path,
+    worker_log_path,
+)
 from labrun.record import record
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
-    from typing import Any, BinaryIO, NoReturn, TypeAlias
+    from typing import Any, NoReturn, TypeAlias
 
     from labrun.fsutil import StrPath
 
@@ -88,27 +95,6 @@ _WORKER_MODULE = "labrun.experiments.queue.workers"
 
 class RunnerSpecError(QueueError):
     """A runner import path ("module:function") cannot be loaded."""
-
-
-# --- files ----------------------------------------------------------------------------
-
-
-def _file_name(name: str) -> str:
-    return name.replace(os.sep, "_").lstrip(".") or "_"
-
-
-def log_path(queue_dir: StrPath, entry_id: str) -> Path:
-    """The log file of an entry (``<queue dir>/logs/<id>.log``)."""
-    return Path(queue_dir, "logs", f"{_file_name(entry_id)}.log")
-
-
-def _result_path(queue_dir: Path, entry: QueueEntry) -> Path:
-    return queue_dir / "results" / f"{_file_name(entry.id)}.{entry.attempts}.json"
-
-
-def worker_log_path(queue_dir: StrPath, worker_id: str) -> Path:
-    """Where a supervised worker's own output goes."""
-    return Path(queue_dir, "workers", f"{_file_name(worker_id)}.log")
 
 
 # --- runners ----------------------------------------------------------------------------
@@ -214,7 +200,7 @@ class _WorkerLoop:
 
     def run_entry(self, entry: QueueEntry) -> int:
         log = log_path(self.queue_dir, entry.id)
-        result_file = _result_path(self.queue_dir, entry)
+        result_file = result_path(self.queue_dir, entry)
         log.parent.mkdir(parents=True, exist_ok=True)
         result_file.parent.mkdir(parents=True, exist_ok=True)
         child = _fork_runner(_Job(self.runner, entry, log, result_file), self.die_with_parent)
@@ -563,71 +549,6 @@ class Supervisor:
 
 
 # --- logs ---------------------------------------------------------------------------
-
-
-def follow_log(
-    path: StrPath,
-    until: Callable[[], bool],
-    *,
-    poll: float = 0.2,
-    encoding: str = "utf-8",
-) -> Iterator[str]:
-    """Yield the lines of *path* as they are written, until ``until()`` and all is read.
-
-    Waits for the file to appear. Lines keep their ``\\n``; a last line without one
-    is yielded at the end.
-
-        >>> import tempfile, os
-        >>> path = os.path.join(tempfile.mkdtemp(), "x.log")
-        >>> _ = open(path, "w").write("one\\ntwo")
-        >>> list(follow_log(path, until=lambda: True))
-        ['one\\n', 'two']
-    """
-    fobj = _open_when_there(Path(path), until, poll)
-    if fobj is None:
-        return
-    with fobj:
-        pending = b""
-        while True:
-            chunk = fobj.read(65536)
-            if not chunk:
-                if not until():
-                    time.sleep(poll)
-                    continue
-                chunk = fobj.read()  # what was written between the last read and the check
-                if not chunk:
-                    break
-            *lines, pending = (pending + chunk).split(b"\n")
-            yield from (line.decode(encoding, "replace") + "\n" for line in lines)
-        if pending:
-            yield pending.decode(encoding, "replace")
-
-
-def _open_when_there(path: Path, until: Callable[[], bool], poll: float) -> BinaryIO | None:
-    while True:
-        try:
-            return open(path, "rb")
-        except FileNotFoundError:
-            if until():
-                return None
-        time.sleep(poll)
-
-
-def follow_entry(
-    backend: QueueBackend,
-    entry_id: str,
-    queue_dir: StrPath,
-    *,
-    poll: float = 0.2,
-    encoding: str = "utf-8",
-) -> Iterator[str]:
-    """Follow an entry's log (``queue logs -f``) until the entry ends or is removed."""
-
-    def over() -> bool:
-        entry = backend.get(entry_id)
-        return entry is None or entry.is_final
-
-    return follow_log(log_path(queue_dir, entry_id), over, poll=poll, encoding=encoding)
 
 
 # --- the worker process ---------------------------------------------------------------

@@ -27,6 +27,7 @@ class ConsoleReporter:
         self.err = sys.stderr
         self.previous_ran = False
         self.before_stage = False
+        self.cached: str | None = None  # the stage just announced as cached
         self.lock = threading.Lock()
 
     def emit(self, event: api.events.Event) -> None:
@@ -51,6 +52,21 @@ class ConsoleReporter:
         self.previous_ran = False
 
     def _info(self, event: api.events.Event) -> None:
+        just_cached, self.cached = self.cached, None
+        if isinstance(event, ev.CommandStarted):
+            self._say(f"> {event.command}")
+        elif isinstance(event, ev.LockWritten):
+            if event.path.endswith(".lock"):
+                if event.verb == "generated":
+                    self._say(f"Generating lock file '{event.path}'")
+                self._say(f"Updating lock file '{event.path}'")
+        elif isinstance(event, ev.RunFinished):
+            self._finished(event)
+        else:
+            self._stage_event(event, just_cached)
+
+    def _stage_event(self, event: api.events.Event, just_cached: str | None) -> None:
+        """The first line(s) about a stage, after an empty line where DVC prints one."""
         if isinstance(event, ev.StageSkipped):
             self._stage_start()
             if event.data_source:
@@ -61,23 +77,22 @@ class ConsoleReporter:
             self._stage_start()
             self._say(f"Stage '{event.stage}' is cached - skipping run, checking out outputs")
             self.previous_ran = True
+            self.cached = event.stage
         elif isinstance(event, ev.StageStarted):
-            self._stage_start()
+            if just_cached != event.stage:  # `--dry` says "is cached", then runs it: no gap
+                self._stage_start()
             self._say(f"Running stage '{event.stage}':")
             self.previous_ran = True
-        elif isinstance(event, ev.CommandStarted):
-            self._say(f"> {event.command}")
         elif isinstance(event, ev.StageVerifying):
             self._stage_start()
             kind = "outputs in frozen stage" if event.frozen else "data sources in stage"
             self._say(f"Verifying {kind}: '{event.stage}'")
             self.previous_ran = True
-        elif isinstance(event, ev.LockWritten) and event.path.endswith(".lock"):
-            if event.verb == "generated":
-                self._say(f"Generating lock file '{event.path}'")
-            self._say(f"Updating lock file '{event.path}'")
-        elif isinstance(event, ev.RunFinished):
-            self._finished(event)
+        elif type(event).__name__ == "StagePulled":  # `--pull` (labrun.repro.run)
+            self._stage_start()
+            self._say(f"Pulling data for stage: '{event.stage}'")
+            if not getattr(event, "found", True):
+                self._say(f"Unable to pull data for stage: '{event.stage}'")
 
     def _finished(self, event: api.events.RunFinished) -> None:
         if event.git_add:

@@ -107,6 +107,8 @@ def reproduce(
     """
     with project_lock(project, reporter=reporter):
         plan = plan_for(project, opts)
+        if opts.pull:
+            _pull_run_cache(project, opts, reporter)
         bad = outputs_outside(project.root, plan.stages)
         if bad:
             raise LabrunError(
@@ -123,6 +125,29 @@ def reproduce(
             raise
         _finish(ctx, reporter, opts, result.changed)
         return result
+
+
+def _pull_run_cache(project: Project, opts: ReproOptions, reporter: Reporter) -> None:
+    """`--pull` starts by pulling the run-cache; there is no remote storage to pull from.
+
+    Without a remote, DVC warns and goes on (missing outputs of unchanged stages are
+    then checked out of the local cache). labrun cannot read remote storage yet, so
+    with a remote configured it refuses rather than silently not pulling.
+    """
+    if project.config.remotes:
+        raise LabrunError(
+            "--pull cannot read remote storage yet",
+            hint="run `dvc pull` first, then reproduce without --pull",
+        )
+    if not opts.no_run_cache:
+        reporter.emit(
+            Warning_(
+                "",
+                "Failed to pull run cache: config file error: no remote specified in "
+                f"{project.root}. Create a default remote with\n"
+                "    dvc remote add -d <remote name> <remote url>",
+            )
+        )
 
 
 def _undo_gitignore(ctx: RunContext) -> None:

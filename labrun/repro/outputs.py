@@ -99,10 +99,11 @@ def save_outs(ctx: RunContext, stage: Stage, *, commit: bool) -> SavedOuts:
     """Hash every output, add cached ones to `.gitignore` and (with commit) to the cache."""
     saved = SavedOuts()
     _check_not_tracked(ctx, stage)
+    ignored = _ignored_by_git(ctx, stage)
     for out in stage.outs:
         path = stage.abspath(ctx.root, out.path)
         info = _hash_out(ctx, stage, out, path)
-        if out.cache and ctx.project.has_scm:
+        if out.cache and ctx.project.has_scm and path not in ignored:
             changed = gitignore.add_entry(path)
             if changed:
                 saved.gitignores.append(changed)
@@ -132,6 +133,19 @@ def _hash_out(ctx: RunContext, stage: Stage, out: Out, path: str) -> HashInfo:
 def _is_text(path: str) -> bool:
     with open(path, "rb") as f:
         return is_text_block(f.read(512))
+
+
+def _ignored_by_git(ctx: RunContext, stage: Stage) -> set[str]:
+    """Cached outputs that Git ignores already (e.g. through `*.log`): they get no entry.
+
+    Asked once the outputs exist: Git's directory patterns (`/build/`) only match
+    paths that are directories.
+    """
+    worktree = git.find_worktree(ctx.root) if ctx.project.has_scm else None
+    if worktree is None:
+        return set()
+    paths = [stage.abspath(ctx.root, o.path) for o in stage.outs if o.cache]
+    return gitignore.ignored_by_git(worktree, [p for p in paths if not gitignore.has_entry(p)])
 
 
 def _check_not_tracked(ctx: RunContext, stage: Stage) -> None:
@@ -198,4 +212,23 @@ def objects_present(ctx: RunContext, stage: Stage, entry: dict[str, Any]) -> boo
         info = HashInfo.from_record(recorded.get(out.path) or {})
         if info is None or not in_cache(ctx, info):
             return False
+    return True
+
+
+def restore_cached(ctx: RunContext, stage: Stage, entry: dict[str, Any], *, dry: bool) -> bool:
+    """`--pull`: check the cached outputs of an entry out of the cache; False if one is missing.
+
+    There is no remote storage to pull from, so the local cache is all there is;
+    `cache: false` outputs are left alone, as a pull leaves them.
+    """
+    recorded = records_by_path(entry, "outs")
+    wanted: list[tuple[HashInfo, str]] = []
+    for out in (o for o in stage.outs if o.cache):
+        info = HashInfo.from_record(recorded.get(out.path) or {})
+        if info is None or not in_cache(ctx, info):
+            return False
+        wanted.append((info, stage.abspath(ctx.root, out.path)))
+    if not dry:
+        for info, path in wanted:
+            ctx.workspace.checkout(info, path, force=True)
     return True

@@ -4,8 +4,9 @@
     >>> outcome                                                   # doctest: +SKIP
     'ran'
 
-Outcomes: "skipped" (up to date), "restored" (run-cache), "verified" (data
-source or frozen stage re-recorded), "ran". Failures raise StageError (or
+Outcomes: "skipped" (up to date, or only missing data that `--pull` checked
+out: DVC does not count that as reproduced), "restored" (run-cache), "verified"
+(data source or frozen stage re-recorded), "ran". Failures raise StageError (or
 CommandError) with DVC's message; the scheduler decides what happens next.
 """
 
@@ -21,14 +22,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from labrun.errors import LabrunError
-from labrun.pipeline import files
 from labrun.pipeline.lockfile import build_entry
 from labrun.pipeline.stage import Stage
+from labrun.record import record, replace
 from labrun.repro import outputs
 from labrun.repro.checkpoint import CheckpointHook, SignalWatcher, has_checkpoint_outs
 from labrun.repro.context import RunContext, records_by_path
 from labrun.repro.events import (
     CommandStarted,
+    Event,
     LockWritten,
     Output,
     StageRestored,
@@ -38,11 +40,21 @@ from labrun.repro.events import (
 )
 from labrun.repro.options import ReproOptions
 from labrun.repro.runcache import RunCache, can_cache, can_save, run_key, without_sizes
-from labrun.repro.status import StageStatus, stage_status
+from labrun.repro.status import StageStatus, same_value, stage_status
 
 
 class CommandError(LabrunError):
     """A stage's command exited with a non-zero status."""
+
+
+@record
+class StagePulled(Event):
+    """`--pull` on a stage that only misses data: its outputs were looked for in the cache.
+
+    ``found``: they were checked out and the stage is skipped; otherwise it runs.
+    """
+
+    found: bool = True
 
 
 def reproduce_stage(
@@ -64,6 +76,8 @@ def reproduce_stage(
         if not status.stale:
             ctx.reporter.emit(StageSkipped(addr, data_source=stage.is_data_source))
             return "skipped"
+        if opts.pull and _pull(ctx, stage, opts):
+            return "skipped"
     if opts.interactive or ctx.project.config.interactive:
         question = f"Going to reproduce stage: '{addr}'. Are you sure you want to continue?"
         if ctx.confirm is None or not ctx.confirm(question):
@@ -75,6 +89,15 @@ def reproduce_stage(
     return _run(ctx, stage, opts, status, force=force or opts.force)
 
 
+def _pull(ctx: RunContext, stage: Stage, opts: ReproOptions) -> bool:
+    """True if the stage only missed outputs and they were checked out (as DVC, not "ran")."""
+    if stage_status(ctx, stage, allow_missing=True).stale:
+        return False
+    found = outputs.restore_cached(ctx, stage, ctx.recorded(stage) or {}, dry=opts.dry)
+    ctx.reporter.emit(StagePulled(ctx.addressing(stage), found=found))
+    return found
+
+
 def _verify(ctx: RunContext, stage: Stage, opts: ReproOptions) -> str:
     addr = ctx.addressing(stage)
     ctx.reporter.emit(StageVerifying(addr, frozen=stage.frozen))
@@ -84,21 +107,13 @@ def _verify(ctx: RunContext, stage: Stage, opts: ReproOptions) -> str:
         raise outputs.StageError(f"missing data {noun}: {', '.join(missing)}")
     if opts.dry:
         return "verified"
-    saved = outputs.save_outs(ctx, stage, commit=not opts.no_commit)
     if stage.is_data_source:
+        saved = outputs.save_outs(ctx, stage, commit=not opts.no_commit)
         _write_dvcfile(ctx, stage, saved.records)
-    else:
-        deps, params = _recorded_deps(ctx, stage)
-        _write_entry(
-            ctx, stage, build_entry(stage.cmd, deps=deps, params=params, outs=saved.records)
-        )
+    else:  # a frozen stage is saved as after a run: its deps are hashed again, as DVC does
+        deps, params = outputs.save_deps(ctx, stage)
+        _save(ctx, stage, opts, deps, params)
     return "verified"
-
-
-def _recorded_deps(ctx: RunContext, stage: Stage) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    entry = ctx.recorded(stage) or {}
-    deps = list(records_by_path(entry, "deps").values())
-    return deps, dict(entry.get("params") or {})
 
 
 def _run(
@@ -136,10 +151,10 @@ def _same_run_lock(
     if opts.dry or opts.no_run_cache or not can_cache(stage, ctx.root):
         yield
         return
-    from labrun.fsutil import FileLock
-
     import hashlib
     import tempfile
+
+    from labrun.fsutil import FileLock
 
     probe = build_entry(
         stage.cmd, deps=deps, params=params, outs=[{"path": o.path} for o in stage.outs]
@@ -227,7 +242,9 @@ def _save(
 ) -> dict[str, Any]:
     saved = outputs.save_outs(ctx, stage, commit=not opts.no_commit)
     entry = build_entry(stage.cmd, deps=deps, params=params, outs=saved.records)
-    if not opts.no_commit and can_cache(stage, ctx.root) and can_save(stage):
+    # A frozen stage is never restored from the run-cache, but its re-saved run is recorded.
+    cacheable = can_cache(replace(stage, frozen=False), ctx.root)
+    if not opts.no_commit and cacheable and can_save(stage):
         outputs.store_uncached_reports(ctx, stage, saved.records)
         RunCache(str(ctx.odb.root)).save(entry)
     _write_entry(ctx, stage, entry)
@@ -269,8 +286,11 @@ def _try_restore(
 
 
 def _same_inputs(recorded: dict[str, Any], probe: dict[str, Any]) -> bool:
+    """Same cmd, deps and params; a param now 3.0 where 3 was recorded is not the same."""
     keys = ("cmd", "deps", "params")
-    return all(without_sizes(recorded.get(k)) == without_sizes(probe.get(k)) for k in keys)
+    return all(
+        same_value(without_sizes(recorded.get(k)), without_sizes(probe.get(k))) for k in keys
+    )
 
 
 def _all_outs_recorded(stage: Stage, entry: dict[str, Any]) -> bool:
@@ -282,6 +302,10 @@ def _write_entry(ctx: RunContext, stage: Stage, entry: dict[str, Any]) -> None:
     with ctx.write_lock:
         lock = ctx.lockfile(stage)
         verb = lock.with_entry(stage.name, entry)
+        if verb is None and not same_value(lock.entry(stage.name), entry):
+            # equal for Python (a param 3 recorded, 3.0 now) yet written differently
+            lock.with_entry(stage.name, {})
+            verb = lock.with_entry(stage.name, entry)
         if verb is not None:
             lock.save()
             ctx.touched.add(os.path.join(ctx.root, lock.relpath))
@@ -290,26 +314,24 @@ def _write_entry(ctx: RunContext, stage: Stage, entry: dict[str, Any]) -> None:
 
 
 def _write_dvcfile(ctx: RunContext, stage: Stage, records: list[dict[str, Any]]) -> None:
-    """Rewrite a `.dvc` file with new hashes, keeping its other keys and flags."""
-    from labrun.fsutil import atomic_write
+    """Rewrite a `.dvc` file with new hashes, keeping its other keys, flags and comments.
 
-    data = dict(stage.raw)
+    The file goes on the `git add` list even when its bytes stay the same (as DVC
+    does after `repro -f` re-saves an unchanged data source).
+    """
+    from labrun.repro.tracking import write_dvcfile
+
     by_path = {r["path"]: r for r in records}
     new_outs = []
-    for old in data.get("outs") or []:
+    for old in stage.raw.get("outs") or []:
         record = by_path.get(old["path"], {})
         hashes = {k: v for k, v in record.items() if k not in ("path", "hash")}
         flags = {k: v for k, v in old.items() if k not in _HASH_KEYS}
         tail = {"hash": "md5"} if "hash" in record else {}
         new_outs.append({**hashes, **tail, "path": old["path"], **flags})
-    if new_outs == data.get("outs"):
-        return
-    data["outs"] = new_outs
     with ctx.write_lock:
-        atomic_write(os.path.join(ctx.root, stage.dvcfile), files.dump_yaml(data).encode())
+        write_dvcfile(ctx, stage.dvcfile, {**stage.raw, "outs": new_outs})
         ctx.touched.add(os.path.join(ctx.root, stage.dvcfile))
-    path = ctx.relpath(os.path.join(ctx.root, stage.dvcfile))
-    ctx.reporter.emit(LockWritten(ctx.addressing(stage), path, "updated"))
 
 
 _HASH_KEYS = frozenset({"md5", "size", "nfiles", "isexec", "hash", "path", "etag", "checksum"})

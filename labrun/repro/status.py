@@ -162,26 +162,29 @@ def params_reasons(
             reasons.append(Reason("params", params.path, DELETED, key))
         elif key not in recorded:
             reasons.append(Reason("params", params.path, NEW, key))
-        elif not _same(now[key], recorded[key]):
+        elif not same_value(now[key], recorded[key]):
             reasons.append(Reason("params", params.path, MODIFIED, key))
     return reasons
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     """Equality of loaded values, where a change of numeric type counts as a change.
 
     DVC quirk (params-metrics.md 3.2): it uses plain Python equality, so editing
     `epochs: 1` to `epochs: 1.0` or `true` is "no change" although the script then
     receives a float or a bool. labrun re-runs the stage in that case. Mappings
     ignore key order; a tuple (Python params) equals a list with the same items.
+
+        >>> same_value({"lr": 3}, {"lr": 3.0}), same_value([1, True], (1, True))
+        (False, True)
     """
     numbers = (int, float)
     if isinstance(a, numbers) and isinstance(b, numbers):
         return type(a) is type(b) and a == b
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 
@@ -218,4 +221,4 @@ def in_cache(ctx: RunContext, info: HashInfo) -> bool:
         manifest = read_manifest(ctx.odb, info.md5, legacy=info.legacy)
     except LabrunError:
         return False
-    return all(ctx.odb.exists(md5, legacy=info.legacy) for _rel, md5 in manifest.entries)
+    return not ctx.odb.missing([md5 for _rel, md5 in manifest.entries], legacy=info.legacy)

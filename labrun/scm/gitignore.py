@@ -12,7 +12,7 @@ import re
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from labrun.ignore import Rule, RuleSet
     from labrun.project import Project
@@ -61,19 +61,24 @@ def add_entry(path: str) -> str | None:
 
 
 def remove_entry(path: str) -> None:
-    """Drop the output's entry again (after a failed command); delete an emptied file."""
+    """Drop the output's entry again (after a failed run); delete an emptied file.
+
+    As DVC, the line looked for is the *unescaped* `/<basename>`: an entry that
+    needed escaping (`/b\\[2\\].txt` for `b[2].txt`) is not found and stays.
+    """
     ignore_file = gitignore_path(path)
     try:
         with open(ignore_file, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+            lines = f.readlines()
     except FileNotFoundError:
         return
-    kept = [line for line in lines if line != entry_for(path)]
+    entry = "/" + os.path.basename(path.rstrip(os.sep))
+    kept = [line for line in lines if line.strip() != entry.strip()]
     if not kept:
         os.unlink(ignore_file)
-        return
-    with open(ignore_file, "w", encoding="utf-8") as f:
-        f.write("\n".join(kept) + "\n")
+    elif kept != lines:
+        with open(ignore_file, "w", encoding="utf-8") as f:
+            f.writelines(kept)
 
 
 class GitIgnore:
@@ -119,6 +124,23 @@ class GitIgnore:
             if ruleset.decide(sub, is_dir or i < len(parts))[0]:
                 return True
         return False
+
+
+def ignored_by_git(worktree: str, paths: Sequence[str]) -> set[str]:
+    """The given absolute paths that Git ignores, by the rules of the files (no `git` run).
+
+    As in Git, a directory pattern (`/build/`) matches only a path that is a directory.
+
+        >>> ignored_by_git("/repo", ["/repo/run.log"])       # doctest: +SKIP
+        {'/repo/run.log'}
+    """
+    rules = GitIgnore(worktree)
+    found: set[str] = set()
+    for path in paths:
+        rel = os.path.relpath(path, worktree).replace(os.sep, "/")
+        if not rel.startswith("../") and rules.is_ignored(rel, os.path.isdir(path)):
+            found.add(path)
+    return found
 
 
 def _rules_of(path: str, dirrel: str, source: str) -> list[Rule]:

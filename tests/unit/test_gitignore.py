@@ -64,5 +64,11 @@ def test_gitignore_entries_are_written_like_dvc(tmp_path: Path) -> None:
     assert gitignore.add_entry(str(out)) == str(tmp_path / "data" / ".gitignore")
     assert gitignore.add_entry(str(out)) is None  # no duplicates
     assert (tmp_path / "data" / ".gitignore").read_text() == "/model\\[1\\].bin\n"
+    # As dvc: removal looks for the unescaped `/model[1].bin`, so an escaped entry stays
+    # (dvc and labrun leave the same .gitignore after a failed run; see the repro compat suite).
     gitignore.remove_entry(str(out))
-    assert not (tmp_path / "data" / ".gitignore").exists()
+    assert (tmp_path / "data" / ".gitignore").read_text() == "/model\\[1\\].bin\n"
+    plain = tmp_path / "data" / "plain.txt"
+    gitignore.add_entry(str(plain))
+    gitignore.remove_entry(str(plain))
+    assert (tmp_path / "data" / ".gitignore").read_text() == "/model\\[1\\].bin\n"

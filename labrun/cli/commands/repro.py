@@ -32,7 +32,7 @@ def add_repro_options(parser: argparse.ArgumentParser, *, jobs: bool = True) -> 
     add("-R", "--recursive", action="store_true", help="Every stage in the target directories.")
     add("--downstream", action="store_true", help="The targets and the stages that use them.")
     add("--force-downstream", action="store_true", help="Force dependents of stages that ran.")
-    add("--pull", action="store_true", help="Pull missing data from remote storage first.")
+    add("--pull", action="store_true", help="Restore missing outputs, not re-run (no remotes yet).")
     add("--allow-missing", action="store_true", help="Missing data does not count as a change.")
     add("--dry", action="store_true", help="Print what would run; run and write nothing.")
     add(
@@ -86,11 +86,6 @@ def options_from(args: argparse.Namespace, *, stage_jobs: bool = True) -> object
     jobs = args.jobs if stage_jobs else 1
     if jobs < 1:
         raise ArgumentError("-j/--jobs must be at least 1")
-    if args.pull:
-        raise ArgumentError(
-            "--pull needs remote storage, which labrun does not support yet; "
-            "run `dvc pull` first, then repro without --pull"
-        )
     pipeline = args.pipeline or args.all_pipelines
     return api.ReproOptions(
         targets=tuple(args.targets),
@@ -108,6 +103,7 @@ def options_from(args: argparse.Namespace, *, stage_jobs: bool = True) -> object
         no_commit=getattr(args, "no_commit", False),
         no_run_cache=getattr(args, "no_run_cache", False),
         allow_missing=args.allow_missing,
+        pull=args.pull,
         jobs=jobs,
     )
 

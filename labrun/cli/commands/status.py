@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cloud:
         raise ArgumentError("status -c needs remote storage, which labrun does not support yet")
     project = api.open_project()
-    statuses = api.status(project, args.targets, with_deps=args.with_deps)
+    statuses = _statuses(project, args)
     report = {_name(s, project): _entries(s, project) for s in statuses if s.stale}
     if flag(args, "quiet"):
         return 1 if report else 0
@@ -62,6 +62,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_NO_STAGES)
     return 0
+
+
+def _statuses(project: Project, args: argparse.Namespace) -> list[StageStatus]:
+    """The statuses; an error exits with status 1, as every error of `dvc status` does."""
+    from labrun import api
+    from labrun.errors import LabrunError
+
+    try:
+        return api.status(project, args.targets, with_deps=args.with_deps)
+    except LabrunError as exc:
+        if exc.exit_code == LabrunError.exit_code:  # errors with their own code keep it
+            exc.exit_code = 1
+        raise
 
 
 def _name(status: StageStatus, project: Project) -> str:

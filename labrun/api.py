@@ -706,7 +706,7 @@ def exp_queue(
 ) -> list[QueueEntry]:
     """`exp run --queue`: queue the experiment (one entry per sweep combination).
 
-    >>> opts = ExpRunOptions(set_params=("train.lr=0.1,0.2",))
+    >>> opts = ExpRunOptions(set_params=("train.lr=0.1,0.2",))  # doctest: +SKIP
     >>> [e.name for e in exp_queue("/tmp/proj", opts)]          # doctest: +SKIP
     ['lucky-lynx', 'bushy-wren']
     """
@@ -924,6 +924,25 @@ def exp_show(
     return collect_experiments(open_project(where), options or ShowOptions(), queue_rows)
 
 
+def exp_show_json(
+    where: PathOrProject | None = None,
+    options: ShowOptions | None = None,
+    queue_rows: Sequence[QueueRow] = (),
+    indent: int | None = None,
+) -> str:
+    """:func:`exp_show` as JSON text (what `exp show --json` prints), written fast.
+
+    Rows read back from the row cache are copied as stored instead of being
+    decoded and encoded again; the text equals ``json.dumps(exp_show(...))``.
+    """
+    from labrun.experiments.show import ShowOptions, collect_experiments
+    from labrun.experiments.showjson import dump_states
+
+    project = open_project(where)
+    states = collect_experiments(project, options or ShowOptions(), queue_rows, raw=True)
+    return dump_states(states, indent)
+
+
 def exp_table(states: Sequence[dict[str, Any]], options: TableOptions | None = None) -> ExpTable:
     """The `exp show` table (columns, cells, sorting, --keep/--drop/--only-changed) of states.
 
@@ -1036,6 +1055,7 @@ __all__ += [
     "UnknownRevisionError",
     "exp_diff",
     "exp_show",
+    "exp_show_json",
     "exp_table",
     "metrics_diff",
     "metrics_show",

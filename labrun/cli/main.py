@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("gc", "Garbage collect unused objects from cache."),
     "cache": ("cache", "Manage cache settings."),
     "exp": ("exp", "Run and manage experiments."),
+    "metrics": ("metrics", "Commands to display and compare metrics."),
+    "params": ("params", "Commands to display and compare params."),
     "queue": ("queue", "Manage the experiment queue and its workers."),
 }
 

@@ -12,7 +12,6 @@ large file does not resolve the others.
 from __future__ import annotations
 
 import itertools
-import os
 import posixpath
 from collections.abc import Mapping
 
@@ -30,12 +29,15 @@ from labrun.pipeline.interpolate import (
     resolve_str,
     to_text,
 )
+from labrun.pipeline.source import workspace_of
 from labrun.pipeline.stage import DEFAULT_PARAMS_FILE, Out, Stage, make_outs, merge_params
 from labrun.record import field, record
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
     from typing import Any
+
+    from labrun.pipeline.source import FileSource
 
 STAGE_FIELDS_RESOLVED_AS_DATA = ("foreach", "matrix")
 
@@ -64,16 +66,26 @@ class PipelineFile:
     warnings: list[str] = field(default_factory=list)
     _context: Context | None = None
     _groups: dict[str, tuple[dict[str, Any], bool]] = field(default_factory=dict)
+    source: FileSource | None = None  # where its files are read (None: the working tree)
 
     @classmethod
     def load(
-        cls, root: str, relpath: str, parsing: ParsingConfig | None = None, display: str = ""
+        cls,
+        root: str,
+        relpath: str,
+        parsing: ParsingConfig | None = None,
+        display: str = "",
+        source: FileSource | None = None,
     ) -> PipelineFile:
-        """Read, parse and validate `root/relpath` (errors name ``display`` or ./relpath)."""
+        """Read, parse and validate `root/relpath` (errors name ``display`` or ./relpath).
+
+        ``source`` serves the files (default: the working tree at ``root``).
+        """
         shown = display or "./" + relpath
-        text = files.read_text(os.path.join(root, relpath), shown)
+        source = workspace_of(root, source)
+        text = files.read_text(relpath, shown, source)
         data = schema.validate_dvcyaml(files.parse_yaml(text, shown), text, shown)
-        pipeline = cls(root, relpath, data, parsing or ParsingConfig())
+        pipeline = cls(root, relpath, data, parsing or ParsingConfig(), source=source)
         pipeline.context()  # as in DVC, `vars` errors surface when the file is loaded
         return pipeline
 
@@ -95,7 +107,7 @@ class PipelineFile:
                 )
             default = _join(self.dirname, DEFAULT_PARAMS_FILE)
             try:
-                if os.path.exists(os.path.join(self.root, default)):
+                if self._source().exists(default):
                     self._merge_file(ctx, DEFAULT_PARAMS_FILE, self.dirname)
                 self._merge_vars(ctx, vars_, self.dirname, stage="")
             except (VarsError, MergeError, FileFormatError) as exc:
@@ -129,13 +141,18 @@ class PipelineFile:
         previous = ctx.imports.get(path)
         ctx.imports[path] = None if keys is None else [*(previous or []), *keys]
 
+    def _source(self) -> FileSource:
+        if self.source is None:
+            self.source = workspace_of(self.root, None)
+        return self.source
+
     def _read_vars_file(self, path: str) -> dict[str, Any]:
-        full = os.path.join(self.root, path)
-        if not os.path.exists(full):
+        source = self._source()
+        if not source.exists(path):
             raise VarsError(f"'{path}' does not exist")
-        if os.path.isdir(full):
+        if source.isdir(path):
             raise VarsError(f"'{path}' is a directory")
-        return files.load_params(full, path)
+        return files.load_params(path, path, source)
 
     # -- stages ------------------------------------------------------------------------
 
@@ -344,10 +361,12 @@ def build_stage(
     )
 
 
-def load_dvcfile_stage(root: str, relpath: str, display: str = "") -> Stage:
+def load_dvcfile_stage(
+    root: str, relpath: str, display: str = "", source: FileSource | None = None
+) -> Stage:
     """The single stage of a `.dvc` file (written by `dvc add` / `labrun add`)."""
     shown = display or relpath
-    text = files.read_text(os.path.join(root, relpath), shown)
+    text = files.read_text(relpath, shown, workspace_of(root, source))
     data = schema.validate_dvcfile(files.parse_yaml(text, shown), text, shown)
     base = posixpath.dirname(relpath) or "."
     wdir = _join(base, data["wdir"]) if data.get("wdir") else base

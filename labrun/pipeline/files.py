@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
     import yaml
 
+    from labrun.pipeline.source import FileSource
+
 
 class YamlReadError(YamlSyntaxError):
     """YAML text libyaml and ruamel cannot even read (control characters, bad encoding)."""
@@ -324,8 +326,15 @@ def parse_yaml(text: str, path: str) -> Any:
     return data or {}
 
 
-def _read(path: str | os.PathLike[str], display: str, error: type[FileFormatError]) -> str:
+def _read(
+    path: str | os.PathLike[str],
+    display: str,
+    error: type[FileFormatError],
+    source: FileSource | None = None,
+) -> str:
     try:
+        if source is not None:
+            return source.read_text(os.fspath(path))
         with open(path, encoding="utf-8") as stream:
             return stream.read()
     except UnicodeDecodeError as exc:
@@ -339,15 +348,18 @@ def _read(path: str | os.PathLike[str], display: str, error: type[FileFormatErro
         raise error(f"unable to read: '{display}', {exc.strerror}") from None
 
 
-def read_text(path: str | os.PathLike[str], display: str) -> str:
+def read_text(path: str | os.PathLike[str], display: str, source: FileSource | None = None) -> str:
     """Read a UTF-8 text file (universal newlines), naming it `display` in errors.
+
+    With a ``source`` (`labrun.pipeline.source`), ``path`` is project-relative
+    and the text comes from that source (e.g. a Git commit).
 
     >>> read_text("/nonexistent/dvc.yaml", "dvc.yaml")
     Traceback (most recent call last):
     ...
     labrun.errors.FileFormatError: 'dvc.yaml' does not exist
     """
-    return _read(path, display, FileFormatError)
+    return _read(path, display, FileFormatError, source)
 
 
 def load_yaml(path: str | os.PathLike[str], display: str) -> Any:
@@ -486,24 +498,35 @@ _PARAMS_PARSERS: dict[str, Callable[[str, str], Any]] = {
 }
 
 
-def load_params(path: str | os.PathLike[str], display: str) -> dict[str, Any]:
+def load_params(
+    path: str | os.PathLike[str], display: str, source: FileSource | None = None
+) -> dict[str, Any]:
     """Load a params (or vars) file, choosing the format by its lower-cased extension.
 
     `.json`, `.toml` and `.py` (read statically, never run); anything else is YAML.
+    With a ``source``, ``path`` is project-relative inside it (see `read_text`).
 
         >>> load_params("/nonexistent/params.yaml", "params.yaml")
         Traceback (most recent call last):
         ...
         labrun.errors.ParamsFileError: 'params.yaml' does not exist
     """
-    text = _read(path, display, ParamsFileError)
-    extension = os.path.splitext(os.fspath(path))[1].lower()
-    parse = _PARAMS_PARSERS.get(extension, _parse_yaml_params)
-    data = parse(text, display)
+    data = parse_data(_read(path, display, ParamsFileError, source), os.fspath(path), display)
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise ParamsFileError(f"expected a dictionary, got '{kind}' in file '{display}'")
     return data
+
+
+def parse_data(text: str, path: str, display: str) -> Any:
+    """Parse a params/metrics document by the extension of ``path`` (any top-level type).
+
+    >>> parse_data('{"acc": 0.9}', "m.json", "m.json"), parse_data("0.93", "m", "m")
+    ({'acc': 0.9}, 0.93)
+    """
+    extension = os.path.splitext(path)[1].lower()
+    parse = _PARAMS_PARSERS.get(extension, _parse_yaml_params)
+    return parse(text, display)
 
 
 _INDEX = re.compile(r"-?[0-9]+")

@@ -18,8 +18,13 @@ from collections.abc import Callable, Iterator
 
 from labrun.pipeline.dvcfile import PipelineFile, load_dvcfile_stage
 from labrun.pipeline.interpolate import ParsingConfig
+from labrun.pipeline.source import workspace_of
 from labrun.pipeline.stage import Stage
 from labrun.record import field, record
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from labrun.pipeline.source import FileSource
 
 PIPELINE_FILE = "dvc.yaml"
 IgnoreFn = Callable[[str, bool], bool]
@@ -43,16 +48,25 @@ class Index:
     root: str
     stages: list[Stage]
     pipelines: dict[str, PipelineFile] = field(default_factory=dict)
+    source: FileSource | None = None  # where the files are read (None: the working tree)
 
     @classmethod
     def load(
-        cls, root: str, parsing: ParsingConfig | None = None, ignore: IgnoreFn | None = None
+        cls,
+        root: str,
+        parsing: ParsingConfig | None = None,
+        ignore: IgnoreFn | None = None,
+        source: FileSource | None = None,
     ) -> Index:
-        """Walk the project and load every dvc file (any error aborts, as in DVC)."""
+        """Walk the project and load every dvc file (any error aborts, as in DVC).
+
+        ``source`` serves the files (default: the working tree at ``root``).
+        """
         parsing = parsing or ParsingConfig()
-        index = cls(root, [])
+        source = workspace_of(root, source)
+        index = cls(root, [], source=source)
         out_dirs: set[str] = set()
-        for relpath in iter_dvcfiles(root, ignore or _never, out_dirs):
+        for relpath in iter_dvcfiles(root, ignore or _never, out_dirs, source):
             new = index.add_file(relpath, parsing)
             for stage in new:
                 out_dirs.update(_out_relpaths(root, stage))
@@ -61,11 +75,11 @@ class Index:
     def add_file(self, relpath: str, parsing: ParsingConfig) -> list[Stage]:
         """Load one dvc file into the index and return its stages."""
         if posixpath.basename(relpath) == PIPELINE_FILE:
-            pipeline = PipelineFile.load(self.root, relpath, parsing)
+            pipeline = PipelineFile.load(self.root, relpath, parsing, source=self.source)
             self.pipelines[relpath] = pipeline
             new = pipeline.stages()
         else:
-            new = [load_dvcfile_stage(self.root, relpath)]
+            new = [load_dvcfile_stage(self.root, relpath, source=self.source)]
         self.stages.extend(new)
         return new
 
@@ -82,19 +96,24 @@ def _out_relpaths(root: str, stage: Stage) -> Iterator[str]:
             yield rel.replace(os.sep, "/")
 
 
-def iter_dvcfiles(root: str, ignore: IgnoreFn, out_dirs: set[str] | None = None) -> Iterator[str]:
+def iter_dvcfiles(
+    root: str,
+    ignore: IgnoreFn,
+    out_dirs: set[str] | None = None,
+    source: FileSource | None = None,
+) -> Iterator[str]:
     """Project-relative paths of dvc files, depth-first, top-down, sorted by name.
 
     ``out_dirs`` may grow while iterating (outputs of the files yielded so far):
     such directories are not descended into.
     """
-    yield from _walk(root, ".", ignore, out_dirs if out_dirs is not None else set())
+    skip = out_dirs if out_dirs is not None else set()
+    yield from _walk(workspace_of(root, source), ".", ignore, skip)
 
 
-def _walk(root: str, rel: str, ignore: IgnoreFn, skip: set[str]) -> Iterator[str]:
-    full = root if rel == "." else os.path.join(root, rel)
+def _walk(source: FileSource, rel: str, ignore: IgnoreFn, skip: set[str]) -> Iterator[str]:
     try:
-        entries = sorted(os.scandir(full), key=lambda e: e.name)
+        entries = sorted(source.scandir(rel), key=lambda e: e.name)
     except OSError:
         return
     subdirs: list[str] = []
@@ -106,5 +125,5 @@ def _walk(root: str, rel: str, ignore: IgnoreFn, skip: set[str]) -> Iterator[str
         elif is_dvcfile_name(entry.name) and not ignore(child, False):
             yield child
     for sub in subdirs:
-        if sub not in skip and not os.path.isdir(os.path.join(root, sub, ".dvc")):
-            yield from _walk(root, sub, ignore, skip)
+        if sub not in skip and not source.isdir(sub + "/.dvc"):
+            yield from _walk(source, sub, ignore, skip)

@@ -11,11 +11,17 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from labrun.pipeline import files, schema
+from labrun.pipeline.source import workspace_of
 from labrun.pipeline.stage import DEFAULT_PARAMS_FILE
 from labrun.record import field, record
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
+
+    from labrun.pipeline.source import FileSource
 
 LOCK_NAME = "dvc.lock"
 
@@ -41,12 +47,15 @@ class LockFile:
     _trailer: str | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, root: str, relpath: str) -> LockFile:
-        """Read and validate a lock file; a missing or empty file has no entries."""
-        full = os.path.join(root, relpath)
-        if not os.path.exists(full):
+    def load(cls, root: str, relpath: str, source: FileSource | None = None) -> LockFile:
+        """Read and validate a lock file; a missing or empty file has no entries.
+
+        ``source`` serves the file (default: the working tree at ``root``).
+        """
+        source = workspace_of(root, source)
+        if not source.exists(relpath):
             return cls(root, relpath)
-        text = files.read_text(full, relpath)
+        text = files.read_text(relpath, relpath, source)
         data = files.parse_yaml(text, relpath)
         if not data:
             return cls(root, relpath)

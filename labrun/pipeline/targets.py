@@ -20,8 +20,13 @@ from labrun.errors import TargetError
 from labrun.pipeline.dvcfile import PipelineFile, load_dvcfile_stage
 from labrun.pipeline.index import PIPELINE_FILE, IgnoreFn, is_dvcfile_name, iter_dvcfiles
 from labrun.pipeline.interpolate import ParsingConfig
+from labrun.pipeline.source import workspace_of
 from labrun.pipeline.stage import Stage
 from labrun.record import field, record
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from labrun.pipeline.source import FileSource
 
 _TARGET = re.compile(r"^(?P<path>.*?)(:(?P<name>[^\\/:]*))??$")
 
@@ -59,10 +64,11 @@ class Collector:
     ignore: IgnoreFn | None = None
     loader: Callable[[str], list[Stage]] | None = None
     _files: dict[str, PipelineFile] = field(default_factory=dict)
+    source: FileSource | None = None  # where the files are read (None: the working tree)
 
     def collect(self, target: str, *, recursive: bool = False, glob: bool = False) -> list[Stage]:
         """Stages selected by one target (see the module docstring)."""
-        if recursive and os.path.isdir(self._abs(target)):
+        if recursive and self._source().isdir(self._relpath(target)):
             return self._collect_dir(target)
         if glob:
             return self._collect_glob(target)
@@ -78,7 +84,9 @@ class Collector:
     def pipeline(self, relpath: str, shown: str | None = None) -> PipelineFile:
         """The loaded `dvc.yaml` at a project-relative path (cached)."""
         if relpath not in self._files:
-            self._files[relpath] = PipelineFile.load(self.root, relpath, self.parsing)
+            self._files[relpath] = PipelineFile.load(
+                self.root, relpath, self.parsing, source=self._source()
+            )
         pipeline = self._files[relpath]
         return pipeline
 
@@ -90,14 +98,20 @@ class Collector:
         if self.loader is not None:
             return self.loader(relpath)
         if relpath.endswith(".dvc"):
-            return [load_dvcfile_stage(self.root, relpath)]
+            return [load_dvcfile_stage(self.root, relpath, source=self._source())]
         return self.pipeline(relpath).stages()
+
+    def _source(self) -> FileSource:
+        if self.source is None:
+            self.source = workspace_of(self.root, None)
+        return self.source
 
     def _collect_dir(self, target: str) -> list[Stage]:
         rel = self._relpath(target)
         found: list[Stage] = []
         base = os.path.join(self.root, rel)
-        for relpath in iter_dvcfiles(self.root, self.ignore or (lambda _p, _d: False)):
+        ignore = self.ignore or (lambda _p, _d: False)
+        for relpath in iter_dvcfiles(self.root, ignore, source=self._source()):
             full = os.path.join(self.root, relpath)
             if rel == "." or os.path.commonpath([full, base]) == base:
                 found.extend(self._stages_of(relpath))
@@ -118,15 +132,16 @@ class Collector:
 
     def _check_file(self, path: str, relpath: str) -> None:
         full = os.path.join(self.root, relpath)
+        source = self._source()
         if not is_dvcfile_name(relpath):
-            if os.path.exists(full):
+            if source.exists(relpath):
                 base = posixpath.basename(path)
                 raise TargetError(
                     f"bad DVC file name '{path}'. DVC files should be named 'dvc.yaml' "
                     f"or have a '.dvc' suffix (e.g. '{base}.dvc')."
                 )
             raise TargetError(f"'{full}' does not exist")
-        if not os.path.isfile(full):
+        if not source.isfile(relpath):
             raise TargetError(f"'{full}' does not exist")
         if self.ignore is not None and self.ignore(relpath, False):
             raise TargetError(f"'{path}' is dvc-ignored")

@@ -131,12 +131,21 @@ def read_refs(gdir: str, prefix: str) -> dict[str, str]:
     base = common_dir(gdir)
     refs = _packed_refs(base, prefix)
     top = os.path.join(base, prefix.rstrip("/"))
+    cut = len(base) + 1
     for dirpath, _dirs, files in os.walk(top):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            sha = _read_loose(full)
-            if sha is not None:
-                refs[os.path.relpath(full, base).replace(os.sep, "/")] = sha
+        for name in files:  # raw os.open/read: 10,000 experiment refs must read in ~0.1 s
+            full = f"{dirpath}/{name}"
+            try:
+                fd = os.open(full, os.O_RDONLY)
+                try:
+                    data = os.read(fd, 128)
+                finally:
+                    os.close(fd)
+            except OSError:
+                continue
+            text = data.strip()
+            if len(text) == 40 and not text.startswith(b"ref:"):
+                refs[full[cut:].replace(os.sep, "/")] = text.decode("ascii")
     return refs
 
 

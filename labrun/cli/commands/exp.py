@@ -23,6 +23,8 @@ EXP_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "rename": ("exp_manage:rename", "Rename an experiment.", ()),
     "save": ("exp_manage:save", "Save the workspace as an experiment without running.", ()),
     "clean": ("exp_manage:clean", "Remove leftovers of interrupted experiment runs.", ()),
+    "show": ("exp_show", "Print experiments.", ()),
+    "diff": ("exp_diff", "Show changes between experiments.", ()),
 }
 
 

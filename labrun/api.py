@@ -1062,3 +1062,32 @@ __all__ += [
     "params_diff",
     "params_show",
 ]
+
+
+def exp_queue_rows(where: PathOrProject | None = None) -> list[QueueRow]:
+    """The queue's queued, running and failed experiments, as rows of `exp show`."""
+    from labrun.experiments.queue import service
+    from labrun.experiments.show import QueueRow
+
+    states = {"queued": "queued", "running": "running", "failed": "failed", "cancelled": "failed"}
+    project = open_project(where)
+    if not os.path.exists(os.path.join(service.queue_dir(project), "queue.db")):
+        return []  # no queue yet: nothing to open (and nothing to create)
+    rows = []
+    for entry in service.entries(project, tuple(states)):
+        local = {"root": None, "log": entry.log or None, "pid": None, "returncode": None}
+        rows.append(
+            QueueRow(
+                rev=entry.spec["capture"],
+                baseline=entry.baseline,
+                state=states[entry.state],
+                name=entry.name,
+                executor="tempdir",
+                created=int(entry.created),
+                local={**local, "task_id": entry.id},
+            )
+        )
+    return rows
+
+
+__all__ += ["exp_queue_rows"]

@@ -267,13 +267,19 @@ def set_symbolic_ref(root: str, ref: str, target: str) -> None:
 
 
 def snapshot_tree(
-    root: str, paths: Sequence[str], *, from_index: bool = True, forced: Sequence[str] = ()
+    root: str,
+    paths: Sequence[str],
+    *,
+    forced: Sequence[str] = (),
+    overlay: dict[str, str] | None = None,
 ) -> str:
-    """A tree of the work tree: the user's index (or HEAD) + tracked changes + ``paths``.
+    """A tree of the work tree: the user's index + tracked changes + ``paths``.
 
     Works on a private copy of the index, so the user's staging area is left
     exactly as it was. Ignored paths among ``paths`` are skipped; ``forced`` paths
-    are added even if Git ignores them.
+    are added even if Git ignores them; ``overlay`` maps paths (relative to
+    ``root``) to files whose content replaces theirs in the tree only (queued
+    experiments carry their edited params files this way).
     """
     import shutil
     import tempfile
@@ -284,7 +290,7 @@ def snapshot_tree(
     try:
         real = os.path.join(gdir, "index")
         env = {"GIT_INDEX_FILE": tmp_index}
-        if from_index and os.path.exists(real):
+        if os.path.exists(real):
             shutil.copyfile(real, tmp_index)
         else:
             os.unlink(tmp_index)
@@ -296,10 +302,27 @@ def snapshot_tree(
             run_git(root, ["add", "--", *keep], env=env)
         if forced:
             run_git(root, ["add", "-f", "--", *forced], env=env)
+        if overlay:
+            _overlay(root, overlay, env)
         return run_git(root, ["write-tree"], env=env).strip()
     finally:
         if os.path.exists(tmp_index):
             os.unlink(tmp_index)
+
+
+def _overlay(root: str, overlay: dict[str, str], env: dict[str, str]) -> None:
+    """Store the overlay files as blobs and point the (private) index at them."""
+    names = sorted(overlay)
+    blobs = run_git(
+        root,
+        ["hash-object", "-w", "--stdin-paths"],
+        input="".join(overlay[n] + "\n" for n in names),
+    ).split()
+    prefix = run_git(root, ["rev-parse", "--show-prefix"]).strip()
+    info = "".join(
+        f"100644 {sha}\t{prefix}{name}\n" for name, sha in zip(names, blobs, strict=True)
+    )
+    run_git(root, ["update-index", "--add", "--index-info"], env=env, input=info)
 
 
 def commit_tree(root: str, tree: str, parents: Sequence[str], message: str) -> str:

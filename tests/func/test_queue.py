@@ -99,11 +99,11 @@ def test_sample_picks_points_of_the_grid(proj: TmpProject) -> None:
     args = ("exp", "run", "--queue", "-S", "lr=1,2,3", "-S", "seed=1,2,3")
     res = proj.labrun(*args, "--sample", "4", "--seed", "7")
     assert res.returncode == 0, res.stderr
-    first = [e.spec["set_params"] for e in api.queue_status(proj.root)]
+    first = [e.spec["overrides"] for e in api.queue_status(proj.root)]
     assert len(first) == 4
     api.queue_remove(proj.root, queued=True)
     proj.labrun(*args, "--sample", "4", "--seed", "7")
-    assert [e.spec["set_params"] for e in api.queue_status(proj.root)] == first  # reproducible
+    assert [e.spec["overrides"] for e in api.queue_status(proj.root)] == first  # reproducible
 
 
 def test_failed_entry_keeps_its_log_and_can_be_retried(proj: TmpProject) -> None:

@@ -139,11 +139,12 @@ def run(args: argparse.Namespace) -> int:
 
     gc.disable()  # thousands of rows, no cycles, a short-lived process: collecting is waste
     try:
+        queued = api.exp_queue_rows(None)
         if args.json:
             indent = 2 if sys.stdout.isatty() else None
-            sys.stdout.write(api.exp_show_json(None, options, indent=indent) + "\n")
+            sys.stdout.write(api.exp_show_json(None, options, queued, indent=indent) + "\n")
             return 0
-        states = api.exp_show(None, options)
+        states = api.exp_show(None, options, queued)
     except LabrunError as exc:
         raise ShowFailedError(f"failed to show experiments - {exc.message}") from exc
     print_states(states, args)

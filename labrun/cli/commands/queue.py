@@ -134,7 +134,7 @@ def _row(entry: api.QueueEntry) -> tuple[str, ...]:
         _STATUS.get(entry.state, entry.state),
         _duration(entry),
         ",".join(entry.devices) or "-",
-        " ".join(entry.spec.get("set_params") or ()) or "-",
+        " ".join(entry.spec.get("overrides") or ()) or "-",
     )
 
 
@@ -167,7 +167,7 @@ def _as_json(entry: api.QueueEntry) -> dict[str, Any]:
         "devices": list(entry.devices),
         "priority": entry.priority,
         "attempts": entry.attempts,
-        "params": list(entry.spec.get("set_params") or ()),
+        "params": list(entry.spec.get("overrides") or ()),
         "result": entry.result,
     }
 

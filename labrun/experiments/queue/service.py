@@ -76,28 +76,28 @@ def enqueue(
 ) -> list[QueueEntry]:
     """`exp run --queue`: one entry per combination of the sweep (or one).
 
-    Every combination is checked against the params files first, so a bad
+    Each entry's commit holds the workspace with its overrides already applied
+    (as DVC's queue entries do), so `exp show` shows its params before it runs.
+    Every combination is applied to copies of the params files first: a bad
     override fails here, with nothing queued, rather than later in a worker.
     """
     from labrun.experiments import params
     from labrun.experiments.overrides import override_texts
-    from labrun.experiments.tempdir import capture_workspace
 
     baseline, _ = exprun.require_baseline(project)
     overrides = params.parse_overrides(opts.set_params, opts.legacy_params)
     combos = params.expand_sweeps(overrides) if params.has_sweeps(overrides) else [overrides]
     combos = _sampled(combos, qopts)
-    for combo in combos:
-        _validate(project, combo)
-    capture = capture_workspace(project, baseline)
-    template = _spec(project, opts, capture, baseline)
+    captures = [_capture(project, baseline, combo) for combo in combos]
+    template = _spec(project, opts, baseline)
     entries = []
     with open_queue(project) as queue:
         taken = _taken_names(project, queue, baseline)
-        for combo, wanted in zip(combos, entry_names(opts.name, len(combos)), strict=True):
+        names = entry_names(opts.name, len(combos))
+        for combo, capture, wanted in zip(combos, captures, names, strict=True):
             name = _name(baseline, wanted, taken, opts.repro.force)
             texts = [f"{f}:{t}" for f, items in override_texts(combo).items() for t in items]
-            spec = {**template, "name": name, "set_params": texts}
+            spec = {**template, "name": name, "capture": capture, "overrides": texts}
             entry = QueueEntry(
                 uuid.uuid4().hex[:12], name, baseline, spec, qopts.priority, qopts.gpus
             )
@@ -110,16 +110,13 @@ def enqueue(
     return entries
 
 
-def _spec(
-    project: Project, opts: exprun.ExpRunOptions, capture: str, baseline: str
-) -> dict[str, Any]:
+def _spec(project: Project, opts: exprun.ExpRunOptions, baseline: str) -> dict[str, Any]:
     """What a worker needs to run the entry (JSON): the temp-run spec and repro flags."""
     from labrun.experiments.tempdir import project_relpath
 
     repro = opts.repro
     return {
         "root": project.root,
-        "capture": capture,
         "baseline": baseline,
         "message": opts.message,
         "copy_paths": [project_relpath(project, p) for p in opts.copy_paths],
@@ -155,8 +152,8 @@ def _sampled(combos: list[Any], qopts: QueueOptions) -> list[Any]:
     return [combos[i] for i in picked]
 
 
-def _validate(project: Project, combo: Mapping[str, Any]) -> None:
-    """Apply the overrides to copies of the params files: errors now, not in a worker."""
+def _capture(project: Project, baseline: str, combo: Mapping[str, Any]) -> str:
+    """A commit of the workspace with ``combo`` applied to copies of its params files."""
     import shutil
     import tempfile
 
@@ -169,7 +166,12 @@ def _validate(project: Project, combo: Mapping[str, Any]) -> None:
                 target = os.path.join(scratch, file)
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 shutil.copyfile(source, target)
-        params.apply_overrides(scratch, combo)
+        edited = params.apply_overrides(scratch, combo) if combo else []
+        overlay = {
+            f: os.path.join(scratch, f) for f in edited if os.path.isfile(os.path.join(scratch, f))
+        }
+        tree = git.snapshot_tree(project.root, [], overlay=overlay)
+    return git.commit_tree(project.root, tree, [baseline], "labrun: queued experiment")
 
 
 def _taken_names(project: Project, queue: SqliteQueueBackend, baseline: str) -> set[str]:
@@ -218,7 +220,6 @@ def run_spec_of(entry: QueueEntry, devices: Sequence[str]) -> tuple[Project, Any
         name=spec["name"],
         message=spec.get("message"),
         copy_paths=tuple(spec.get("copy_paths") or ()),
-        set_params=tuple(spec.get("set_params") or ()),
         env=tuple(device_env(tuple(devices)).items()),
         rev=spec.get("rev") or tip,
         overwrite=tip is not None,

@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 
 FIXED = ("Experiment", "rev", "typ", "Created", "parent", "State", "Executor")
 MERGED = ("rev", "typ", "parent")  # folded into `Experiment` in the terminal/Markdown table
-TREE = {"branch_commit": "├──", "branch_base": "└──", "baseline": ""}
+TREE = {
+    "branch_commit": "├──",
+    "branch_base": "└──",
+    "baseline": "",
+    # checkpoint chains, drawn as DVC 2.x did (DVC 3 shows only their tip)
+    "checkpoint_tip": "│ ╓",
+    "checkpoint_commit": "│ ╟",
+    "checkpoint_base": "├─╨",
+}
 
 
 class SortColumnError(LabrunError):
@@ -228,12 +236,19 @@ def tabulate(states: Sequence[dict[str, Any]], options: TableOptions) -> ExpTabl
     for baseline, exp_rows in _ordered(states, names, options):
         rows.append(layout.row(baseline, _baseline_fixed(baseline)))
         flags.append(True)
+        shared = _shared_commits(exp_rows)
         for i, exp_range in enumerate(exp_rows):
             head = exp_range["revs"][0] if exp_range["revs"] else None
-            if head is not None:
-                last = i == len(exp_rows) - 1
-                rows.append(layout.row(head, _exp_fixed(head, exp_range, last)))
-                flags.append(False)
+            if head is None:
+                continue
+            if len(exp_range["revs"]) > 1:
+                for item, fixed in _chain_rows(exp_range, i, shared):
+                    rows.append(layout.row(item, fixed))
+                    flags.append(False)
+                continue
+            last = i == len(exp_rows) - 1
+            rows.append(layout.row(head, _exp_fixed(head, exp_range, last)))
+            flags.append(False)
     kinds = ["id"] + ["info"] * (len(FIXED) - 1)
     kinds += ["metrics"] * len(layout.metrics) + ["params"] * len(layout.params)
     kinds += ["deps"] * len(layout.deps)
@@ -265,6 +280,49 @@ def _exp_fixed(head: dict[str, Any], exp_range: dict[str, Any], last: bool) -> d
         if executor.get("name"):
             fixed["Executor"] = str(executor["name"]).capitalize()
     return fixed
+
+
+def _shared_commits(exp_rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Which chain draws each commit: the one where it sits nearest the tip.
+
+    A checkpoint experiment resumed with changed params branches off another
+    chain and contains that chain's commits below the branch point; those are
+    drawn once, under the experiment they were made for.
+    """
+    owner: dict[str, tuple[int, int]] = {}  # rev → (position in its chain, chain number)
+    for number, exp_range in enumerate(exp_rows):
+        for pos, item in enumerate(exp_range["revs"]):
+            best = owner.get(item["rev"])
+            if best is None or pos < best[0]:
+                owner[item["rev"]] = (pos, number)
+    return {rev: number for rev, (_pos, number) in owner.items()}
+
+
+def _chain_rows(
+    exp_range: dict[str, Any], number: int, owners: dict[str, int]
+) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
+    """The rows of a checkpoint chain: tip, its checkpoints, and the base commit.
+
+    A chain branched off another one shows its branch point as ``sha (parent)``
+    instead of a base row.
+    """
+    items = exp_range["revs"]
+    own = [it for it in items if owners.get(it["rev"]) == number]
+    branched = len(own) < len(items)
+    for pos, item in enumerate(own):
+        rev = item["rev"]
+        fixed = _exp_fixed(item, exp_range, False) if pos == 0 else {"Experiment": ""}
+        fixed["rev"] = rev[:7] if _is_sha(rev) else rev
+        fixed["parent"] = ""
+        if pos == 0:
+            fixed["typ"] = "checkpoint_tip"
+        elif pos == len(own) - 1 and not branched:
+            fixed["typ"] = "checkpoint_base"
+        else:
+            fixed["typ"] = "checkpoint_commit"
+        if pos == len(own) - 1 and branched:
+            fixed["parent"] = items[len(own)]["rev"][:7]
+        yield item, fixed
 
 
 # --- sorting ----------------------------------------------------------------------------------

@@ -281,3 +281,20 @@ def test_checkpoints_in_temp_and_queued_runs(proj: TmpProject) -> None:
     assert resumed.returncode == 0, resumed.stderr
     assert "Existing checkpoint experiment 'tmpck' will be resumed" in resumed.stdout
     assert model_at(proj, refs(proj)["tmpck"]) == "6"
+
+
+def test_exp_show_draws_checkpoint_chains(proj: TmpProject) -> None:
+    proj.labrun("exp", "run", "-n", "ck")
+    proj.gen({"params.yaml": "lr: 0.2\nepochs: 3\n"})
+    proj.labrun("exp", "run", "-n", "branched")
+    table = proj.labrun("exp", "show", "--no-pager").stdout
+    lines = [line.strip() for line in table.splitlines()]
+    firsts = [line.split()[:3] for line in lines]
+    assert ["│", "╓", refs(proj)["branched"][:7]] in firsts
+    assert ["│", "╓", refs(proj)["ck"][:7]] in firsts
+    assert sum(line.startswith("├─╨") for line in lines) == 1  # only ck reaches the baseline
+    branch_point = refs(proj)["ck"][:7]
+    assert any(line.startswith("│ ╟") and f"({branch_point})" in line for line in lines)
+    data = json.loads(proj.labrun("exp", "show", "--json").stdout)
+    chains = {e["name"]: len(e["revs"]) for e in data[1]["experiments"]}
+    assert chains == {"ck": 4, "branched": 8}  # every commit of each chain, as in dvc's JSON

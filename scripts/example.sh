@@ -39,3 +39,18 @@ echo
 echo "== labrun status   (after changing train.lr in params.yaml)"
 sed -i.bak 's/  lr: 0.1/  lr: 0.3/' params.yaml && rm -f params.yaml.bak
 "$LABRUN" status
+git checkout -q -- params.yaml
+git add -A && git commit -q -m "baseline results"
+echo
+echo "== labrun exp run -n more-epochs -S train.epochs=40   (an experiment in the workspace)"
+"$LABRUN" exp run -n more-epochs -S train.epochs=40
+git checkout -q -- . && "$LABRUN" checkout -q
+echo
+echo "== labrun exp run --queue -S 'train.lr=0.03,0.3,1' -S 'train.l2=0,0.01' -n sweep"
+"$LABRUN" exp run --queue -S 'train.lr=0.03,0.3,1' -S 'train.l2=0,0.01' -n sweep
+echo
+echo "== labrun exp run --run-all -j 2   (the sweep, two experiments at a time)"
+"$LABRUN" exp run --run-all -j 2
+echo
+echo "== labrun exp show --drop 'data|src/|model.json'   (metrics and the train params)"
+"$LABRUN" exp show --no-pager --drop 'data|src/|model.json'

@@ -1066,13 +1066,13 @@ __all__ += [
 
 def exp_queue_rows(where: PathOrProject | None = None) -> list[QueueRow]:
     """The queue's queued, running and failed experiments, as rows of `exp show`."""
+    project = open_project(where)
+    if not os.path.exists(os.path.join(project.tmp_dir, "queue", "queue.db")):
+        return []  # no queue yet: nothing to open or import (exp show must start fast)
     from labrun.experiments.queue import service
     from labrun.experiments.show import QueueRow
 
     states = {"queued": "queued", "running": "running", "failed": "failed", "cancelled": "failed"}
-    project = open_project(where)
-    if not os.path.exists(os.path.join(service.queue_dir(project), "queue.db")):
-        return []  # no queue yet: nothing to open (and nothing to create)
     rows = []
     for entry in service.entries(project, tuple(states)):
         local = {"root": None, "log": entry.log or None, "pid": None, "returncode": None}

@@ -1091,3 +1091,24 @@ def exp_queue_rows(where: PathOrProject | None = None) -> list[QueueRow]:
 
 
 __all__ += ["exp_queue_rows"]
+
+
+def preload_experiment_modules() -> None:
+    """Import what running an experiment needs (queue workers do it once, before forking)."""
+    from importlib import import_module
+
+    for name in (
+        "labrun.experiments.tempdir",
+        "labrun.experiments.run",
+        "labrun.experiments.save",
+        "labrun.experiments.params",
+        "labrun.experiments.checkpoints",
+        "labrun.repro.engine",
+        "labrun.repro.tracking",
+        "labrun.repro.scheduler",
+        "labrun.repro.run",
+    ):
+        import_module(name)
+
+
+__all__ += ["preload_experiment_modules"]

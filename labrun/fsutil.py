@@ -3,9 +3,21 @@
 Every file labrun writes goes through :func:`atomic_write` or :func:`atomic_copy`:
 the data lands in a temporary file in the destination's directory and is renamed
 over the destination, so a reader (or a crash) sees the old content or the new
-one, never half of it. With ``durable=True`` (the default for ``atomic_write``)
-the file and its directory are fsynced too, so the new content survives a power
-cut once the call returns.
+one, never half of it.
+
+What survives a power cut is chosen per call:
+
+- ``durable=True`` (the default for ``atomic_write``) fsyncs the file before the
+  rename. Without it a crash soon after the rename may leave the *new name* with
+  empty or partial content (ext4 and xfs allocate blocks lazily, and a rename
+  does not wait for them), which is worse than either version.
+- ``sync_dir=True`` also fsyncs the directory after the rename, so that the
+  rename itself has reached the disk when the call returns. Only writes whose
+  loss after a crash nobody would notice or repair need it (a queue entry the
+  user was told is queued, say). For most of labrun's files a lost rename is
+  harmless: the old ``dvc.lock`` comes back and the stage looks stale, so it runs
+  again; the old ``.dvc`` file comes back and ``add`` is repeated. Each directory
+  fsync costs a journal commit, so the default leaves it out.
 
 :class:`FileLock` wraps ``fcntl.flock``. The kernel drops a flock when the
 process holding it dies, so a crash can never leave a stale lock behind; the
@@ -21,12 +33,13 @@ import contextlib
 import errno
 import fcntl
 import functools
+import itertools
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any, cast
 
 from labrun.errors import LabrunError
 
@@ -42,6 +55,24 @@ class LockTimeoutError(LabrunError):
     """A lock could not be taken before the timeout ran out."""
 
 
+_UNIQUE = itertools.count()
+_RANDOM = os.urandom(3).hex()
+_pid = [os.getpid()]  # os.getpid() is a system call: refreshed after a fork instead
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
+
+def unique_suffix() -> str:
+    """A name part no other call, thread or process uses at the same time.
+
+    The pid tells processes apart, the counter calls within one, and a random
+    part processes that reuse a pid (cheaper than a uuid4 per name).
+
+    >>> unique_suffix() != unique_suffix()
+    True
+    """
+    return f"{_pid[0]:x}{_RANDOM}{next(_UNIQUE):x}"
+
+
 def tmp_path_for(path: StrPath) -> str:
     """Return a fresh hidden temporary name in the same directory as *path*.
 
@@ -49,7 +80,7 @@ def tmp_path_for(path: StrPath) -> str:
     True
     """
     head, tail = os.path.split(os.fspath(path))
-    return os.path.join(head, f".{tail}.{uuid.uuid4().hex[:12]}.tmp")
+    return os.path.join(head, f".{tail}.{unique_suffix()}.tmp")
 
 
 def fsync_dir(path: StrPath) -> None:
@@ -66,12 +97,28 @@ def _discard(path: str) -> None:
         os.unlink(path)
 
 
-def atomic_write(
-    path: StrPath, data: bytes, mode: int | None = None, *, durable: bool = True
-) -> None:
-    """Replace *path* with *data* atomically (temp file + fsync + ``os.replace``).
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """``os.write`` until every byte of *data* is written."""
+    done = os.write(fd, data)
+    if done < len(data):  # rare with regular files: only then pay for a view
+        view = memoryview(data)[done:]
+        while view:
+            view = view[os.write(fd, view) :]
 
-    *mode* defaults to a plain new file's mode (``0o666 & ~umask``).
+
+def atomic_write(
+    path: StrPath,
+    data: bytes,
+    mode: int | None = None,
+    *,
+    durable: bool = True,
+    sync_dir: bool = False,
+) -> None:
+    """Replace *path* with *data* atomically (temp file, fsync, ``os.replace``).
+
+    *mode* defaults to a plain new file's mode (``0o666 & ~umask``). ``durable``
+    fsyncs the data before the rename; ``sync_dir`` fsyncs the directory after
+    it (see the module docstring for when each matters).
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
@@ -81,12 +128,10 @@ def atomic_write(
     """
     dst = os.fspath(path)
     tmp = tmp_path_for(dst)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, data)
             os.fchmod(fd, DEFAULT_FILE_MODE if mode is None else mode)
             if durable:
                 os.fsync(fd)
@@ -96,7 +141,7 @@ def atomic_write(
     except BaseException:
         _discard(tmp)
         raise
-    if durable:
+    if sync_dir:
         fsync_dir(os.path.dirname(dst) or ".")
 
 
@@ -123,7 +168,7 @@ def atomic_copy(
     target = os.fspath(dst)
     tmp = tmp_path_for(target)
     try:
-        if not (clone and _try_reflink(os.fspath(src), tmp)):
+        if not (clone and try_reflink(src, tmp)):
             shutil.copyfile(os.fspath(src), tmp)
         os.chmod(tmp, DEFAULT_FILE_MODE if mode is None else mode)
         if durable:
@@ -132,8 +177,47 @@ def atomic_copy(
     except BaseException:
         _discard(tmp)
         raise
-    if durable:
-        fsync_dir(os.path.dirname(target) or ".")
+
+
+_SMALL_COPY = 1 << 16  # bytes: below this one read + one write beat the kernel copy set-up
+
+
+def copy_fd(src_fd: int, dst_fd: int, size: int) -> None:
+    """Copy a file's bytes from *src_fd* to *dst_fd* (positions at 0), in the kernel when
+    it pays; *size* is what ``fstat`` said (a file that grew meanwhile is copied whole)."""
+    if size < _SMALL_COPY:
+        data = os.read(src_fd, size + 1)
+        if len(data) <= size:
+            write_all(dst_fd, data)
+            return
+        write_all(dst_fd, data)  # it grew: carry on with the rest
+    while os.sendfile(dst_fd, src_fd, None, 1 << 30):
+        pass
+
+
+def create_copy(src: StrPath, dst: StrPath, mode: int | None = None) -> os.stat_result:
+    """Copy *src* to *dst*, which must not exist (``FileExistsError``); no temp file.
+
+    For workspace files that did not exist: a crash leaves a partial file where
+    there was none, which the next checkout sees as changed. Returns the new
+    file's ``fstat`` (its mtime is final once the last byte is written).
+    """
+    src_fd = os.open(os.fspath(src), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        dst_fd = os.open(os.fspath(dst), flags, 0o666)
+        try:
+            copy_fd(src_fd, dst_fd, os.fstat(src_fd).st_size)
+            if mode is not None:
+                os.fchmod(dst_fd, mode)
+            return os.fstat(dst_fd)
+        except BaseException:
+            _discard(os.fspath(dst))
+            raise
+        finally:
+            os.close(dst_fd)
+    finally:
+        os.close(src_fd)
 
 
 #: errnos meaning "this kind of link is not possible here", not a real failure
@@ -158,7 +242,7 @@ def reflink(src: StrPath, dst: StrPath) -> None:
     *dst* must not exist. Only Linux's ``FICLONE`` is implemented; elsewhere this
     raises ``OSError(ENOTSUP)``.
     """
-    if not hasattr(fcntl, "ioctl") or os.uname().sysname != "Linux":
+    if not _can_clone():
         raise OSError(errno.ENOTSUP, "reflink is not supported on this system")
     src_fd = os.open(os.fspath(src), os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -174,25 +258,93 @@ def reflink(src: StrPath, dst: StrPath) -> None:
         os.close(src_fd)
 
 
-_NO_REFLINK: set[tuple[int, int]] = set()  # (source device, target device) pairs that failed
+# Where clones failed: target devices whose filesystem cannot clone at all, and
+# (source device, target device) pairs that failed for another reason (EXDEV...).
+_NO_REFLINK_TO: set[int] = set()
+_NO_REFLINK: set[tuple[int, int]] = set()
+_FS_WIDE = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOTTY, errno.ENOSYS})
+_dir_devices: dict[str, int] = {}
 
 
-def _try_reflink(src: str, dst: str) -> bool:
-    """Clone if the filesystem can; a failure is remembered per pair of devices."""
+def _device_of_dir(folder: str) -> int:
+    device = _dir_devices.get(folder)
+    if device is None:
+        device = _dir_devices[folder] = os.stat(folder).st_dev
+    return device
+
+
+def _remember_no_reflink(exc: OSError, pair: tuple[int, int]) -> None:
+    if exc.errno not in LINK_UNSUPPORTED:
+        raise exc
+    if exc.errno in _FS_WIDE:
+        _NO_REFLINK_TO.add(pair[1])
+    else:
+        _NO_REFLINK.add(pair)
+
+
+def try_reflink(src: StrPath, dst: StrPath) -> bool:
+    """Clone *src* to the new file *dst* if the filesystem can; False (and *dst* not
+    created) if it cannot. Failures are remembered, so the next try costs no system call.
+    """
     try:
-        devices = (os.stat(src).st_dev, os.stat(os.path.dirname(dst) or ".").st_dev)
+        target = _device_of_dir(os.path.dirname(os.fspath(dst)) or ".")
+        pair = (-1 if target in _NO_REFLINK_TO else os.stat(src).st_dev, target)
     except OSError:
-        devices = (-1, -1)
-    if devices in _NO_REFLINK:
+        return False  # let the plain copy report the problem
+    if target in _NO_REFLINK_TO or pair in _NO_REFLINK:
         return False
     try:
         reflink(src, dst)
     except OSError as exc:
-        if exc.errno not in LINK_UNSUPPORTED:
-            raise
-        _NO_REFLINK.add(devices)
+        _remember_no_reflink(exc, pair)
         return False
     return True
+
+
+def try_reflink_fd(src_fd: int, dst_fd: int) -> bool:
+    """Make the empty file *dst_fd* a clone of *src_fd* if the filesystem can."""
+    pair = (os.fstat(src_fd).st_dev, os.fstat(dst_fd).st_dev)
+    if pair[1] in _NO_REFLINK_TO or pair in _NO_REFLINK or not _can_clone():
+        return False
+    try:
+        fcntl.ioctl(dst_fd, _FICLONE, src_fd)
+    except OSError as exc:
+        _remember_no_reflink(exc, pair)
+        return False
+    return True
+
+
+@functools.cache
+def _can_clone() -> bool:
+    return hasattr(fcntl, "ioctl") and os.uname().sysname == "Linux"
+
+
+def open_new(path: StrPath, mode: int) -> int:
+    """Create *path* (which must not exist) for writing, with exactly *mode*; its fd.
+
+    The umask is the one read when this module was imported (as for
+    :data:`DEFAULT_FILE_MODE`): labrun never changes it.
+    """
+    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    if mode & _UMASK:  # the umask took bits away: put them back
+        try:
+            os.fchmod(fd, mode)
+        except BaseException:
+            os.close(fd)
+            raise
+    return fd
+
+
+def write_new(path: StrPath, data: bytes, mode: int) -> None:
+    """Create *path* (which must not exist) with *data* and exactly *mode*; not fsynced."""
+    fd = open_new(path, mode)
+    try:
+        write_all(fd, data)
+    except BaseException:
+        _discard(os.fspath(path))
+        raise
+    finally:
+        os.close(fd)
 
 
 def fsync_file(path: StrPath) -> None:
@@ -205,15 +357,46 @@ def fsync_file(path: StrPath) -> None:
 
 
 @functools.cache
-def _syncfs() -> Callable[[int], int] | None:
-    import ctypes  # only paid by the few commands that write many objects
+def _libc() -> Any:
+    import ctypes  # only paid by the few commands that write many objects or big ones
 
     try:
-        libc = ctypes.CDLL(None, use_errno=True)  # libc is already mapped in the process
+        return ctypes.CDLL(None, use_errno=True)  # libc is already mapped in the process
     except OSError:
         return None
-    func: Callable[[int], int] | None = getattr(libc, "syncfs", None)
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    func: Callable[[int], int] | None = getattr(_libc(), "syncfs", None)
     return func
+
+
+@functools.cache
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    import ctypes
+
+    func = getattr(_libc(), "sync_file_range", None)
+    if func is None:
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return cast("Callable[[int, int, int, int], int]", func)
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Have the kernel start writing a just-written range of *fd* to disk, without
+    waiting (Linux ``sync_file_range``; nothing elsewhere).
+
+    While a big file is being written, this keeps the disk busy from the start,
+    so the final fsync has only the tail left to wait for.
+    """
+    func = _sync_file_range()
+    if func is not None:
+        func(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def sync_filesystem(path: StrPath) -> None:
@@ -321,9 +504,18 @@ __all__ = [
     "LockTimeoutError",
     "atomic_copy",
     "atomic_write",
+    "copy_fd",
+    "create_copy",
     "fsync_dir",
     "fsync_file",
+    "open_new",
     "reflink",
+    "start_writeback",
     "sync_filesystem",
     "tmp_path_for",
+    "try_reflink",
+    "try_reflink_fd",
+    "unique_suffix",
+    "write_all",
+    "write_new",
 ]

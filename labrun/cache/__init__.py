@@ -6,6 +6,8 @@
 - :mod:`labrun.cache.odb`: the ``ObjectStore`` protocol, its local and in-memory
   implementations.
 - :mod:`labrun.cache.links`: reflink/hardlink/symlink/copy and checkout.
+- :mod:`labrun.cache.commit`: hash through the memo and store, each file read once.
+- :mod:`labrun.cache.workers`: per-file work on a few threads.
 
 Import the submodule you need; this package module stays empty so that importing
 one of them does not pay for the others (``sqlite3`` in particular).

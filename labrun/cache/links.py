@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from labrun import fsutil
 from labrun.cache.hashing import HashInfo, HashingError, Manifest
 from labrun.cache.odb import ObjectNotFoundError, ObjectStore, read_manifest
-from labrun.cache.state import State
+from labrun.cache.state import DirListing, Known, State
+from labrun.cache.workers import paused_gc
 from labrun.errors import ConfigError, LabrunError
 from labrun.ignore import DvcIgnore
 
@@ -67,27 +68,33 @@ def parse_link_types(value: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 # -- linking ---------------------------------------------------------------------
+#
+# Each kind comes in two forms: a "maker" creates a new file that must not exist
+# (FileExistsError otherwise) and returns its stat when it has one for free;
+# `Linker.link` turns a maker into "replace atomically" with a temporary name.
 
 
-def _reflink(src: str, dst: str) -> None:
+def _reflink(src: str, dst: str) -> os.stat_result | None:
     fsutil.reflink(src, dst)
     os.chmod(dst, fsutil.DEFAULT_FILE_MODE)  # clones may or may not keep the source mode
+    return None
 
 
-def _hardlink(src: str, dst: str) -> None:
+def _hardlink(src: str, dst: str) -> os.stat_result | None:
     os.link(os.path.realpath(src), dst)
+    return None
 
 
-def _symlink(src: str, dst: str) -> None:
+def _symlink(src: str, dst: str) -> os.stat_result | None:
     os.symlink(os.path.abspath(src), dst)
+    return None
 
 
-def _copy(src: str, dst: str) -> None:
-    shutil.copyfile(src, dst)
-    os.chmod(dst, fsutil.DEFAULT_FILE_MODE)
+def _copy(src: str, dst: str) -> os.stat_result | None:
+    return fsutil.create_copy(src, dst)
 
 
-_MAKERS: dict[str, Callable[[str, str], None]] = {
+_MAKERS: dict[str, Callable[[str, str], os.stat_result | None]] = {
     "reflink": _reflink,
     "hardlink": _hardlink,
     "symlink": _symlink,
@@ -98,6 +105,8 @@ _MAKERS: dict[str, Callable[[str, str], None]] = {
 class Linker:
     """Links cache objects into the workspace, trying ``types`` in order.
 
+    Safe to share between threads: a kind that fails is dropped for everyone.
+
     >>> Linker(("symlink", "copy")).types
     ('symlink', 'copy')
     """
@@ -105,6 +114,36 @@ class Linker:
     def __init__(self, types: Sequence[str] = DEFAULT_LINK_TYPES) -> None:
         self.types = parse_link_types(list(types))
         self._working = list(self.types)
+        self._lock = threading.Lock()
+
+    def _drop(self, kind: str, exc: OSError) -> None:
+        """Forget a kind that cannot work here; re-raise real failures."""
+        if kind == "copy" or exc.errno not in fsutil.LINK_UNSUPPORTED:
+            raise exc
+        with self._lock:
+            if kind in self._working:
+                self._working.remove(kind)
+
+    def _no_kind(self, dst: str) -> LinkError:
+        return LinkError(
+            f"no possible cache link types for '{dst}'",
+            hint=f"none of {', '.join(self.types)} works here; add `copy` to `cache.type`",
+        )
+
+    def create(self, src: str, dst: str) -> tuple[str, os.stat_result | None]:
+        """Make *dst*, which must not exist, from object *src*, without a temporary name.
+
+        Returns the kind made and the new file's stat when it came for free.
+        ``FileExistsError`` if something is in the way.
+        """
+        for kind in list(self._working):
+            try:
+                return kind, _MAKERS[kind](src, dst)
+            except FileExistsError:
+                raise
+            except OSError as exc:  # makers leave nothing behind when they fail
+                self._drop(kind, exc)
+        raise self._no_kind(dst)
 
     def link(self, src: str, dst: str) -> str:
         """Create or replace *dst* from object *src*; return the kind of link made."""
@@ -115,17 +154,17 @@ class Linker:
                 os.replace(tmp, dst)
             except OSError as exc:
                 _discard(tmp)
-                if kind == "copy" or exc.errno not in fsutil.LINK_UNSUPPORTED:
-                    raise
-                self._working.remove(kind)
+                self._drop(kind, exc)
                 continue
             if kind == "hardlink" and os.path.lexists(tmp):
                 _discard(tmp)  # rename() between two links of one inode does nothing
             return kind
-        raise LinkError(
-            f"no possible cache link types for '{dst}'",
-            hint=f"none of {', '.join(self.types)} works here; add `copy` to `cache.type`",
-        )
+        raise self._no_kind(dst)
+
+    @property
+    def wants_plain_files(self) -> bool:
+        """Whether the wanted kind is a copy or a clone (which cannot be told apart)."""
+        return (self._working[0] if self._working else "copy") in ("copy", "reflink")
 
     def needs_relink(self, path: str, src: str) -> bool:
         """Whether *path* is not the kind of link the settings ask for.
@@ -186,6 +225,16 @@ class CheckoutResult:
         return bool(self.added or self.modified or self.deleted)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What a caller of :meth:`Workspace.checkout` has read already: the manifest
+    (``wanted``: ``relpath → md5``, ``{"": md5}`` for a file) and what the path
+    holds now (``current``, in the same form; ``{}`` when nothing is there)."""
+
+    wanted: Mapping[str, str]
+    current: Mapping[str, str]
+
+
 @dataclass
 class _Plan:
     """Paths relative to the target ("" = the target itself) and what to do with them."""
@@ -222,6 +271,7 @@ class Workspace:
         *,
         force: bool = False,
         relink: bool = False,
+        seen: Seen | None = None,
     ) -> CheckoutResult:
         """Make *path* hold the file or directory *info*.
 
@@ -229,8 +279,42 @@ class Workspace:
         is not the configured one). Files whose content is not in the store are
         only deleted or overwritten with ``force``; otherwise
         :class:`CheckoutError` is raised before anything changes.
+
+        A caller that has read the manifest and hashed *path* already passes
+        both as *seen*: then neither is read again.
         """
-        return _Checkout(self, info, os.fspath(path)).run(force=force, relink=relink)
+        return _Checkout(self, info, os.fspath(path)).run(force=force, relink=relink, seen=seen)
+
+    @paused_gc()
+    def link_committed(self, listing: DirListing, path: str | os.PathLike[str]) -> int:
+        """Give a directory just committed from *path* the configured link kind.
+
+        What ``checkout(listing.info, path, relink=True)`` does right after the
+        commit, without walking and hashing the directory again: *listing* (its
+        hash, as committed) says which files are links already. Returns how many
+        files were relinked.
+        """
+        pairs = zip(listing.files, listing.manifest.entries, strict=True)
+        if self.linker.wants_plain_files:  # no system call for files that are plain already
+            todo = [(f.path, md5) for f, (_, md5) in pairs if f.symlink or f.nlink > 1]
+        else:
+            todo = [(f.path, md5) for f, (_, md5) in pairs]
+        legacy = listing.info.legacy
+        placed: list[Known] = []
+
+        def relink(item: tuple[str, str]) -> None:
+            file, md5 = item
+            src = self.store.path_of(md5, legacy=legacy)
+            if src is not None and self.linker.needs_relink(file, src):
+                self.linker.link(src, file)
+                placed.append((os.path.abspath(file), os.stat(file), md5))
+
+        try:
+            for item in todo:  # on one thread: see labrun.cache.workers
+                relink(item)
+        finally:
+            self.state.remember_stats(placed, legacy=legacy)
+        return len(placed)
 
 
 class _Checkout:
@@ -238,9 +322,24 @@ class _Checkout:
         self.store, self.info, self.target = workspace.store, info, target
         self.linker, self.state, self.ignore = workspace.linker, workspace.state, workspace.ignore
         self.legacy = info.legacy
+        self.abs_target = os.path.abspath(target)
+        self._prefix, self._abs_prefix = os.path.join(target, ""), os.path.join(self.abs_target, "")
+        self.absent = False  # nothing at the target when the checkout was planned
 
-    def run(self, *, force: bool, relink: bool) -> CheckoutResult:
-        plan = self._plan(relink)
+    @paused_gc()
+    def run(
+        self,
+        *,
+        force: bool,
+        relink: bool,
+        seen: Seen | None,
+    ) -> CheckoutResult:
+        self.absent = not os.path.lexists(self.target)
+        if seen is not None:
+            plan = _Plan(dict(seen.wanted), dict(seen.current))
+        else:
+            plan = _Plan(self._wanted(), self._current())
+        self._fill_plan(plan, relink)
         if not force:
             self._check_removable(plan)
         missing = self._apply(plan)
@@ -259,7 +358,7 @@ class _Checkout:
         )
 
     def _full(self, rel: str) -> str:
-        return os.path.join(self.target, rel) if rel else self.target
+        return self._prefix + rel if rel else self.target  # relpaths use "/", as on POSIX
 
     # -- planning --
 
@@ -282,7 +381,7 @@ class _Checkout:
         An unhashable path (broken link, link to a directory...) maps to "".
         """
         target = self.target
-        if not os.path.lexists(target):
+        if self.absent:
             return {}
         if os.path.isdir(target) and not os.path.islink(target):
             listing = self.state.build_dir(target, self.ignore, legacy=self.legacy)
@@ -292,8 +391,7 @@ class _Checkout:
         except HashingError:
             return {"": ""}
 
-    def _plan(self, relink: bool) -> _Plan:
-        plan = _Plan(self._wanted(), self._current())
+    def _fill_plan(self, plan: _Plan, relink: bool) -> None:
         plan.deleted = [rel for rel in plan.current if rel not in plan.wanted]
         for rel, md5 in plan.wanted.items():
             if rel not in plan.current:
@@ -302,7 +400,6 @@ class _Checkout:
                 plan.modified.append(rel)
             elif relink and self._needs_relink(rel, md5):
                 plan.relink.append(rel)
-        return plan
 
     def _needs_relink(self, rel: str, md5: str) -> bool:
         src = self.store.path_of(md5, legacy=self.legacy)
@@ -326,36 +423,66 @@ class _Checkout:
     def _apply(self, plan: _Plan) -> list[str]:
         for rel in plan.deleted:
             _discard(self._full(rel))
+        todo = plan.added + plan.modified + plan.relink
         if self.info.is_dir:
             os.makedirs(self.target, exist_ok=True)  # also when the manifest is empty
-        placed: list[tuple[str, str]] = []
+            for folder in sorted({rel.rpartition("/")[0] for rel in todo} - {""}):
+                os.makedirs(self._prefix + folder, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(self.target) or ".", exist_ok=True)
+        fresh = set(plan.added)
+        placed: list[Known] = []
         missing: list[str] = []
-        try:
-            for rel in plan.added + plan.modified + plan.relink:
-                md5 = plan.wanted[rel]
-                if self._place(rel, md5):
-                    placed.append((self._full(rel), md5))
-                else:
-                    missing.append(rel)
-        finally:  # what was written is known content: spare the next status a re-hash
-            self.state.remember_many(placed, legacy=self.legacy)
-        return missing
 
-    def _place(self, rel: str, md5: str) -> bool:
-        """Link one object into place; False if the store does not have it."""
+        def place(rel: str) -> None:
+            if not self._place(rel, plan.wanted[rel], rel in fresh, placed):
+                missing.append(rel)
+
+        try:
+            for rel in todo:  # on one thread: see labrun.cache.workers
+                place(rel)
+        finally:  # what was written is known content: spare the next status a re-hash
+            self.state.remember_stats(placed, legacy=self.legacy)
+        if self.absent and self.info.is_dir and not missing:
+            self._remember_tree(placed)
+        return sorted(missing)
+
+    def _remember_tree(self, placed: Sequence[Known]) -> None:
+        """The directory was created whole: the memo can know it as a tree too."""
+        size = sum(st.st_size for _, st, _ in placed)
+        info = HashInfo(self.info.md5, size, len(placed), legacy=self.legacy)
+        self.state.remember_dir(self.abs_target, placed, info)
+
+    def _place(self, rel: str, md5: str, fresh: bool, placed: list[Known]) -> bool:
+        """Put one object into place; False if the store does not have it.
+
+        A *fresh* path (nothing there when the checkout was planned) is created
+        directly; anything else is replaced atomically.
+        """
         if not self.store.exists(md5, legacy=self.legacy):
             return False
         dst = self._full(rel)
-        if os.path.isdir(dst) and not os.path.islink(dst):
-            _clear_dir(dst)
-        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
         src = self.store.path_of(md5, legacy=self.legacy)
+        st: os.stat_result | None = None
         if src is None:
             with self.store.open(md5, legacy=self.legacy) as fobj:
                 fsutil.atomic_write(dst, fobj.read(), durable=False)
         else:
-            self.linker.link(src, dst)
+            st = self._link(src, dst, fresh)
+        full = self._abs_prefix + rel if rel else self.abs_target
+        placed.append((full, st if st is not None else os.stat(dst), md5))
         return True
+
+    def _link(self, src: str, dst: str, fresh: bool) -> os.stat_result | None:
+        if fresh:
+            try:
+                return self.linker.create(src, dst)[1]
+            except FileExistsError:
+                pass  # a directory in the way, say: the careful path below
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            _clear_dir(dst)
+        self.linker.link(src, dst)
+        return None
 
 
 def _clear_dir(path: str) -> None:
@@ -384,6 +511,7 @@ __all__ = [
     "CheckoutResult",
     "LinkError",
     "Linker",
+    "Seen",
     "Workspace",
     "parse_link_types",
     "unprotect",

@@ -24,7 +24,7 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,7 @@ from labrun.cache.hashing import (
     md5_bytes,
     scan_dir,
 )
+from labrun.cache.workers import paused_gc
 
 if TYPE_CHECKING:
     from labrun.ignore import DvcIgnore
@@ -62,8 +63,12 @@ _RESET = (
     f"PRAGMA user_version = {_SCHEMA_VERSION}",
 )
 _INSERT_FILE = "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_DIR = "INSERT OR REPLACE INTO dirs VALUES (?, ?, ?, ?, ?, ?)"
 _FileRow = tuple[int, int, int, str]  # ino, mtime_ns, size, md5
 _Row = tuple[bytes, int, int, int, int, str]  # a `files` row
+Known = tuple[str, os.stat_result, str]  # (absolute path, its stat, md5) of a file just written
+FileHasher = Callable[[str, int], str]  # (path, size) → md5
+DirHasher = Callable[[Sequence[tuple[str, int]]], list[str]]  # many (path, size) → md5s
 
 
 def _version(conn: sqlite3.Connection) -> int:
@@ -110,7 +115,7 @@ _TOKEN_FIELDS = operator.itemgetter(0, 2, 3, 4)  # relpath, ino, mtime_ns, size
 _TOKEN_LINE = "%s\0%d\0%d\0%d".__mod__
 
 
-def _token(stats: Sequence[FileStat]) -> str:
+def _token(stats: Sequence[tuple[str, str, int, int, int]] | Sequence[FileStat]) -> str:
     """Digest of every file's (relpath, inode, mtime, size): equal tokens, equal trees."""
     lines = "\n".join(map(_TOKEN_LINE, map(_TOKEN_FIELDS, stats)))
     return md5_bytes(lines.encode("utf-8", "surrogateescape"))
@@ -231,8 +236,18 @@ class State:
         )
         return (rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None
 
-    def hash_file(self, path: str | os.PathLike[str], *, legacy: bool = False) -> HashInfo:
-        """Hash one file (links followed), reading it only if its stat changed."""
+    def hash_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        legacy: bool = False,
+        hasher: FileHasher | None = None,
+    ) -> HashInfo:
+        """Hash one file (links followed), reading it only if its stat changed.
+
+        *hasher* ``(path, size) → md5`` replaces plain hashing on a miss (one
+        that stores the file while hashing it, say).
+        """
         full = os.path.abspath(os.fspath(path))
         st = _stat_file(full)
         key, sig = _key(full), (_ino(st.st_ino), st.st_mtime_ns, st.st_size)
@@ -240,7 +255,7 @@ class State:
         if row is not None and row[:3] == sig:
             md5 = row[3]
         else:
-            md5 = file_hasher(legacy)(full, st.st_size)
+            md5 = (hasher or file_hasher(legacy))(full, st.st_size)
             self._write([(key, int(legacy), *sig, md5)])
         return HashInfo(md5, st.st_size, isexec=is_exec(st.st_mode), legacy=legacy)
 
@@ -252,13 +267,41 @@ class State:
         self, items: Iterable[tuple[str | os.PathLike[str], str]], *, legacy: bool = False
     ) -> None:
         """:meth:`remember` for many files, in one transaction."""
-        rows = []
+        known = []
         for path, md5 in items:
             full = os.path.abspath(os.fspath(path))
-            st = _stat_file(full)
-            rows.append((_key(full), int(legacy), _ino(st.st_ino), st.st_mtime_ns, st.st_size, md5))
+            known.append((full, _stat_file(full), md5))
+        self.remember_stats(known, legacy=legacy)
+
+    @paused_gc()
+    def remember_stats(self, items: Iterable[Known], *, legacy: bool = False) -> None:
+        """Record ``(absolute path, its stat, md5)`` triples, in one transaction.
+
+        For files labrun has just written, whose stat it already holds.
+        """
+        flag = int(legacy)
+        rows = [
+            (_key(path), flag, _ino(st.st_ino), st.st_mtime_ns, st.st_size, md5)
+            for path, st, md5 in items
+        ]
+        rows.sort()  # B-tree inserts in key order take half the time of scattered ones
         if rows:
             self._write(rows)
+
+    def remember_dir(
+        self, path: str | os.PathLike[str], files: Iterable[Known], info: HashInfo
+    ) -> None:
+        """Record that the directory *path* holds exactly *files* (and nothing else), so
+        the next hash of an unchanged tree is one walk and one lookup.
+
+        For a directory labrun has just created whole (a checkout into nothing).
+        """
+        top = os.path.abspath(os.fspath(path))
+        cut = len(top) + 1
+        items = sorted((p[cut:].replace(os.sep, "/"), p, st) for p, st, _ in files)
+        token = _token([(rel, p, st.st_ino, st.st_mtime_ns, st.st_size) for rel, p, st in items])
+        row = (_key(top), int(info.legacy), token, info.md5, info.size, info.nfiles)
+        self._transaction([(_INSERT_DIR, [row])])
 
     # -- directories -----------------------------------------------------------------
 
@@ -278,6 +321,7 @@ class State:
         )
         return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
+    @paused_gc()
     def hash_dir(
         self, path: str | os.PathLike[str], ignore: DvcIgnore | None = None, *, legacy: bool = False
     ) -> HashInfo:
@@ -288,15 +332,32 @@ class State:
         found = self._lookup_dir(_key(top), legacy, token)
         return found if found is not None else self._build(top, stats, legacy, token).info
 
+    @paused_gc()
     def build_dir(
-        self, path: str | os.PathLike[str], ignore: DvcIgnore | None = None, *, legacy: bool = False
+        self,
+        path: str | os.PathLike[str],
+        ignore: DvcIgnore | None = None,
+        *,
+        legacy: bool = False,
+        hasher: DirHasher | None = None,
     ) -> DirListing:
-        """Hash a directory and return its manifest too (files read only if changed)."""
+        """Hash a directory and return its manifest too (files read only if changed).
+
+        *hasher* hashes the files the memo does not know, ``[(path, size)] → md5s``
+        (one that stores them while hashing them, say).
+        """
         top = os.path.abspath(os.fspath(path))
         stats = scan_dir(top, ignore)
-        return self._build(top, stats, legacy, _token(stats))
+        return self._build(top, stats, legacy, _token(stats), hasher)
 
-    def _build(self, top: str, stats: list[FileStat], legacy: bool, token: str) -> DirListing:
+    def _build(
+        self,
+        top: str,
+        stats: list[FileStat],
+        legacy: bool,
+        token: str,
+        hasher: DirHasher | None = None,
+    ) -> DirListing:
         known = self._rows_under(top, legacy)
         md5s: list[str] = []
         todo: list[int] = []
@@ -314,7 +375,8 @@ class State:
                 md5s.append("")
                 todo.append(i)
         pairs = [(stats[i].path, stats[i].size) for i in todo]
-        for i, md5 in zip(todo, hash_files(pairs, legacy=legacy, jobs=self.jobs), strict=True):
+        found = hasher(pairs) if hasher else hash_files(pairs, legacy=legacy, jobs=self.jobs)
+        for i, md5 in zip(todo, found, strict=True):
             md5s[i] = md5
         info, manifest = dir_info(stats, md5s, legacy=legacy)
         flag, key = int(legacy), _key(top)
@@ -331,7 +393,7 @@ class State:
             [
                 (_INSERT_FILE, rows),
                 ("DELETE FROM files WHERE path = ? AND legacy = ?", stale),
-                ("INSERT OR REPLACE INTO dirs VALUES (?, ?, ?, ?, ?, ?)", [dir_row]),
+                (_INSERT_DIR, [dir_row]),
             ]
         )
 

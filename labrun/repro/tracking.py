@@ -22,11 +22,13 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from labrun.cache.hashing import HashInfo, HashingError, Manifest
-from labrun.cache.links import CheckoutError
+from labrun.cache.commit import commit_dir, commit_file
+from labrun.cache.hashing import HashInfo, HashingError
+from labrun.cache.links import CheckoutError, Seen
 from labrun.cache.odb import add_tree, read_manifest
+from labrun.cache.state import DirListing
 from labrun.errors import LabrunError, TargetError
 from labrun.fsutil import atomic_write
 from labrun.pipeline import files
@@ -261,36 +263,55 @@ def write_dvcfile(ctx: RunContext, relpath: str, data: dict[str, Any]) -> bool:
 # -- saving outputs -------------------------------------------------------------------------
 
 
+Hashed = tuple[HashInfo, DirListing | None]  # a file's hash, or a directory's and its listing
+
+
 def hash_output(
-    ctx: RunContext, path: str, record: dict[str, Any] | None = None
-) -> tuple[HashInfo, Manifest | None] | None:
-    """The output's hash now, with a directory's manifest; None if it does not exist.
+    ctx: RunContext, path: str, record: dict[str, Any] | None = None, *, commit: bool = False
+) -> Hashed | None:
+    """The output's hash now, with a directory's listing; None if it does not exist.
 
     An unchanged DVC 2.x record (no ``hash: md5``) keeps its legacy form, as in DVC.
+    With ``commit`` the data is also stored in the cache, each file read only once
+    (hashed as it is copied); :func:`link_output` then links the workspace copy.
     """
     if not os.path.exists(path):
         return None
     if record is not None and "hash" not in record and "md5" in record:
         legacy = _hash_flavour(ctx, path, legacy=True)
         if legacy[0].md5 == record["md5"]:
+            if commit:
+                _commit_hashed(ctx, path, *legacy)
             return legacy
-    return _hash_flavour(ctx, path, legacy=False)
+    return _hash_flavour(ctx, path, legacy=False, commit=commit)
 
 
-def _hash_flavour(ctx: RunContext, path: str, *, legacy: bool) -> tuple[HashInfo, Manifest | None]:
+def _hash_flavour(ctx: RunContext, path: str, *, legacy: bool, commit: bool = False) -> Hashed:
     if os.path.isdir(path):
-        listing = ctx.state.build_dir(path, ctx.ignore, legacy=legacy)
-        return listing.info, listing.manifest
+        if commit:
+            listing = commit_dir(ctx.state, ctx.odb, path, ctx.ignore, legacy=legacy)
+        else:
+            listing = ctx.state.build_dir(path, ctx.ignore, legacy=legacy)
+        return listing.info, listing
+    if commit:
+        return commit_file(ctx.state, ctx.odb, path, legacy=legacy), None
     return ctx.state.hash_file(path, legacy=legacy), None
 
 
-def store(ctx: RunContext, info: HashInfo, manifest: Manifest | None, path: str) -> None:
-    """Put a file or directory into the cache, then link the workspace copy per `cache.type`."""
-    if manifest is not None:
-        add_tree(ctx.odb, path, manifest, legacy=info.legacy)
-    else:
+def _commit_hashed(ctx: RunContext, path: str, info: HashInfo, listing: DirListing | None) -> None:
+    """Store what is hashed already (the memo has it all: nothing is read to hash)."""
+    if listing is None:
         ctx.odb.add(info.md5, path, legacy=info.legacy)
-    ctx.workspace.checkout(info, path, relink=True)
+    else:
+        add_tree(ctx.odb, path, listing.manifest, legacy=info.legacy)
+
+
+def link_output(ctx: RunContext, info: HashInfo, listing: DirListing | None, path: str) -> None:
+    """Link a committed output's workspace copy per `cache.type`, and remember it."""
+    if listing is not None:
+        ctx.workspace.link_committed(listing, path)
+    else:
+        ctx.workspace.checkout(info, path, relink=True)
     remember_links(ctx, [path])
 
 
@@ -311,7 +332,7 @@ def save_data_source(
         if only is not None and not _overlaps(path, only):
             new_records.append(old)
             continue
-        hashed = hash_output(ctx, path, old)
+        hashed = hash_output(ctx, path, old, commit=commit and out.cache)
         if hashed is None:
             if not allow_missing:
                 raise DataCommandError(f"output '{ctx.relpath(path)}' does not exist")
@@ -321,7 +342,7 @@ def save_data_source(
         if out.cache:  # `cache: false` data is meant to be committed to Git
             touched.extend(_ignore_in_git(ctx, [path]))
         if commit and out.cache:
-            store(ctx, *hashed, path)
+            link_output(ctx, *hashed, path)
         def_path = os.path.relpath(path, os.path.join(ctx.root, stage.wdir)).replace(os.sep, "/")
         new_records.append(out_record(info, def_path, old))
     write_dvcfile(ctx, stage.dvcfile, {**stage.raw, "outs": new_records})
@@ -504,11 +525,11 @@ def _check_addable(ctx: RunContext, plans: Sequence[_AddTarget]) -> None:
 def _add_one(ctx: RunContext, plan: _AddTarget, *, no_commit: bool) -> list[str]:
     if plan.stage is not None:
         return save_data_source(ctx, plan.stage, commit=not no_commit, only=plan.path)
-    hashed = hash_output(ctx, plan.path)
+    hashed = hash_output(ctx, plan.path, commit=not no_commit)
     assert hashed is not None
     touched = [_abs(ctx, plan.dvcfile), *_ignore_in_git(ctx, [plan.path])]
     if not no_commit:
-        store(ctx, *hashed, plan.path)
+        link_output(ctx, *hashed, plan.path)
     record = out_record(hashed[0], os.path.basename(plan.path))
     write_dvcfile(ctx, plan.dvcfile, {"outs": [record]})
     return touched
@@ -737,13 +758,13 @@ def checkout_outputs(
     opts = opts or CheckoutOptions()
     summary = CheckoutSummary()
     wanted = _wanted_outputs(ctx, stages, summary)
-    todo: list[_Wanted] = []
+    todo: list[tuple[_Wanted, Seen | None]] = []
     unsaved: list[str] = []
     for item in wanted:
-        differs, at_risk = _compare(ctx, item)
-        unsaved.extend(at_risk)
-        if differs or opts.relink:
-            todo.append(item)
+        found = _compare(ctx, item)
+        unsaved.extend(found.unsaved)
+        if found.differs or opts.relink:
+            todo.append((item, found.seen))
     if unsaved and not opts.force:
         raise LabrunError(
             "Can't remove the following unsaved files without confirmation. "
@@ -751,8 +772,11 @@ def checkout_outputs(
             hint="commit them first (`labrun commit`), or check out with --force to discard them",
         )
     if remove_unused:
-        _remove_unused(ctx, summary)
-    changed = [item.path for item in todo if _checkout_one(ctx, item, summary, opts.relink)]
+        before = len(summary.deleted)
+        _remove_unused(ctx, [stage for stage, _ in stages], summary)
+        if len(summary.deleted) > before:  # what was seen in the workspace may be gone
+            todo = [(item, None) for item, _seen in todo]
+    changed = [item.path for item, seen in todo if _checkout_one(ctx, item, seen, summary, opts)]
     remember_links(ctx, changed)
     for items in (summary.added, summary.modified, summary.deleted):
         items.sort(key=lambda p: (not p.endswith("/"), p))
@@ -813,12 +837,20 @@ def _in_scope(item: _Wanted, rel: str) -> bool:
     return rel == prefix or rel.startswith(prefix + "/")
 
 
-def _compare(ctx: RunContext, item: _Wanted) -> tuple[bool, list[str]]:
-    """Whether the workspace differs from the record, and the differing files whose
-    content the cache does not hold (DVC refuses to discard those without force)."""
+class _Comparison(NamedTuple):
+    differs: bool  # the workspace does not hold what was recorded
+    unsaved: list[str]  # differing files whose content the cache does not hold
+    seen: Seen | None  # the manifest and the workspace's content (None: no manifest)
+
+
+def _compare(ctx: RunContext, item: _Wanted) -> _Comparison:
+    """How the workspace differs from the record (DVC refuses to discard unsaved files
+    without force)."""
     target = _manifest(ctx, item.info)
-    if target is None or not os.path.lexists(item.path):
-        return True, []  # the checkout itself reports what is missing
+    if target is None:
+        return _Comparison(True, [], None)  # the checkout itself reports what is missing
+    if not os.path.lexists(item.path):
+        return _Comparison(True, [], Seen(target, {}))
     present = _present(ctx, item.info, item.path)
     differing = [
         rel
@@ -831,18 +863,26 @@ def _compare(ctx: RunContext, item: _Wanted) -> tuple[bool, list[str]]:
         if rel in present
         and (not present[rel] or not ctx.odb.exists(present[rel], legacy=item.info.legacy))
     ]
-    return bool(differing), unsaved
+    return _Comparison(bool(differing), unsaved, Seen(target, present))
 
 
-def _checkout_one(ctx: RunContext, item: _Wanted, summary: CheckoutSummary, relink: bool) -> bool:
-    existed = os.path.lexists(item.path)
+def _checkout_one(
+    ctx: RunContext,
+    item: _Wanted,
+    seen: Seen | None,
+    summary: CheckoutSummary,
+    opts: CheckoutOptions,
+) -> bool:
+    existed, relink = os.path.lexists(item.path), opts.relink
     shown = ctx.relpath(item.path) + ("/" if item.info.is_dir else "")
     try:
         if item.within is None:
-            done = ctx.workspace.checkout(item.info, item.path, force=True, relink=relink)
+            done = ctx.workspace.checkout(
+                item.info, item.path, force=True, relink=relink, seen=seen
+            )
             counts = (len(done.added), len(done.modified), len(done.deleted))
         else:
-            counts = _checkout_within(ctx, item, relink=relink)
+            counts = _checkout_within(ctx, item, seen, relink=relink)
     except CheckoutError:
         summary.failed.append(ctx.relpath(item.path))
         return False
@@ -854,12 +894,16 @@ def _checkout_one(ctx: RunContext, item: _Wanted, summary: CheckoutSummary, reli
     return True
 
 
-def _checkout_within(ctx: RunContext, item: _Wanted, *, relink: bool) -> tuple[int, int, int]:
+def _checkout_within(
+    ctx: RunContext, item: _Wanted, seen: Seen | None, *, relink: bool
+) -> tuple[int, int, int]:
     """A granular checkout: only the files of a directory output below ``item.within``."""
-    target = _manifest(ctx, item.info)
-    if target is None:
-        raise CheckoutError(f"directory manifest '{item.info.md5}' is not in the cache")
-    present = _present(ctx, item.info, item.path)
+    if seen is None:
+        wanted = _manifest(ctx, item.info)
+        if wanted is None:
+            raise CheckoutError(f"directory manifest '{item.info.md5}' is not in the cache")
+        seen = Seen(wanted, _present(ctx, item.info, item.path))
+    target, present = seen.wanted, seen.current
     deleted = [r for r in present if _in_scope(item, r) and r not in target]
     for rel in deleted:
         os.unlink(os.path.join(item.path, rel))
@@ -868,7 +912,9 @@ def _checkout_within(ctx: RunContext, item: _Wanted, *, relink: bool) -> tuple[i
         if not _in_scope(item, rel):
             continue
         info = HashInfo(md5, legacy=item.info.legacy)
-        done = ctx.workspace.checkout(info, os.path.join(item.path, rel), force=True, relink=relink)
+        known = Seen({"": md5}, {"": present[rel]} if rel in present else {})
+        path = os.path.join(item.path, rel)
+        done = ctx.workspace.checkout(info, path, force=True, relink=relink, seen=known)
         added, modified = added + len(done.added), modified + len(done.modified)
     return added, modified, len(deleted)
 
@@ -904,14 +950,12 @@ def remember_links(ctx: RunContext, paths: Iterable[str]) -> None:
         _save_links(ctx, links | fresh)
 
 
-def _remove_unused(ctx: RunContext, summary: CheckoutSummary) -> None:
-    """Delete outputs labrun once put into the workspace that no stage declares any more
-    (after a `git checkout`, say), when every file of theirs is safe in the cache."""
-    from labrun.repro.engine import parsing_of
-
+def _remove_unused(ctx: RunContext, stages: Sequence[Stage], summary: CheckoutSummary) -> None:
+    """Delete outputs labrun once put into the workspace that no stage (of *stages*: every
+    stage of the project) declares any more (after a `git checkout`, say), when every file
+    of theirs is safe in the cache."""
     links = _load_links(ctx)
-    index = Index.load(ctx.root, parsing_of(ctx.project), ctx.ignore.is_ignored)
-    used = {s.abspath(ctx.root, o.path) for s in index.stages for o in s.outs}
+    used = {s.abspath(ctx.root, o.path) for s in stages for o in s.outs}
     stale = [os.path.join(ctx.root, rel) for rel in sorted(links)]
     stale = [p for p in stale if p not in used]
     if stale and ctx.project.has_scm:

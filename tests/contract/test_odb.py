@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from labrun import fsutil
 from labrun.cache.hashing import Manifest, hash_dir
 from labrun.cache.odb import (
     PROTECTED_MODE,
@@ -136,6 +137,50 @@ def test_path_of_is_a_real_file_or_none(store: ObjectStore) -> None:
         assert Path(path).read_bytes() == b"p"
 
 
+@pytest.mark.parametrize("size", [0, 300, 4 * 1024 * 1024 + 1])  # read whole / streamed
+def test_ingest_hashes_and_stores_a_file(store: ObjectStore, tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    (tmp_path / "f").write_bytes(data)
+    oid = store.ingest(tmp_path / "f")
+    assert oid == md5(data)
+    assert read(store, oid) == data
+    assert store.ingest(tmp_path / "f") == oid  # again: nothing new, same answer
+    assert list(store.iter_oids()) == [oid]
+
+
+def test_ingest_many_returns_oids_in_order(store: ObjectStore, tmp_path: Path) -> None:
+    contents = [os.urandom(i * 7) for i in range(300)] + [b"dup", b"dup", b"x" * 5_000_000]
+    items = []
+    for i, data in enumerate(contents):
+        (tmp_path / f"f{i}").write_bytes(data)
+        items.append((str(tmp_path / f"f{i}"), len(data)))
+    oids = store.ingest_many(items)
+    assert oids == [md5(data) for data in contents]
+    assert sorted(store.iter_oids()) == sorted(set(oids))
+    assert all(read(store, oid) == data for oid, data in zip(oids, contents, strict=True))
+    assert store.ingest_many([]) == []
+
+
+def test_ingest_legacy_names_objects_by_the_2x_hash(store: ObjectStore, tmp_path: Path) -> None:
+    (tmp_path / "w.txt").write_bytes(b"a\r\nb\r\n")
+    oid = store.ingest(tmp_path / "w.txt", legacy=True)
+    assert oid == md5(b"a\nb\n")
+    assert read(store, oid, legacy=True) == b"a\r\nb\r\n"
+    assert store.ingest_many([(str(tmp_path / "w.txt"), 6)], legacy=True) == [oid]
+    assert list(store.iter_oids()) == []
+
+
+def test_missing_names_the_absent_objects(store: ObjectStore) -> None:
+    present = [md5(b"%d" % i) for i in range(300)]
+    for i, oid in enumerate(present):
+        store.add(oid, b"%d" % i)
+    absent = {md5(b"no %d" % i) for i in range(50)}
+    assert store.missing(present + sorted(absent)) == absent
+    assert store.missing(present[:3]) == set()
+    assert store.missing([]) == set()
+    assert store.missing(present, legacy=True) == set(present)
+
+
 # -- the local store -----------------------------------------------------------------
 
 
@@ -220,6 +265,98 @@ def test_shared_cache_directories_are_group_writable(tmp_path: Path) -> None:
     store.add(oid, b"s")
     folder = Path(store.path_of(oid)).parent
     assert stat.S_IMODE(folder.stat().st_mode) == 0o2775
+
+
+def _leftovers(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_local_ingest_seals_objects_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "cache")
+    big, small = os.urandom(5_000_000), b"small"
+    (tmp_path / "big").write_bytes(big)
+    (tmp_path / "small").write_bytes(small)
+    store.ingest(tmp_path / "big")
+    store.ingest(tmp_path / "big")  # already there: the second copy is dropped
+    store.ingest_many([(str(tmp_path / "small"), 5)] * 300)  # more than one fsync's worth
+    for data in (big, small):
+        assert cf.mode_of(Path(store.path_of(md5(data)))) == PROTECTED_MODE
+    assert _leftovers(tmp_path / "cache") == []
+
+
+def test_failed_ingest_leaves_no_temporary_file(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "cache")
+    items = []
+    for i in range(400):
+        (tmp_path / f"f{i}").write_bytes(str(i).encode())
+        items.append((str(tmp_path / f"f{i}"), len(str(i))))
+    items.append((str(tmp_path / "vanished"), 3))
+    with pytest.raises(FileNotFoundError):
+        store.ingest_many(items)
+    assert _leftovers(tmp_path / "cache") == []
+    for oid in store.iter_oids():  # what was stored is whole (and harmless: gc removes it)
+        assert read(store, oid).decode() in {str(i) for i in range(400)}
+
+
+def test_objects_reach_the_disk_before_their_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Objects bigger than a block reach the disk before their names; smaller ones are
+    whole or empty after a crash, so they are not flushed."""
+    events: list[str] = []
+    real_fsync, real_replace, real_syncfs = os.fsync, os.replace, fsutil.sync_filesystem
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("sync"), real_fsync(fd))[1])
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: (events.append("rename"), real_replace(a, b))[1]
+    )
+    monkeypatch.setattr(
+        fsutil, "sync_filesystem", lambda p: (events.append("syncfs"), real_syncfs(p))[1]
+    )
+    store = LocalObjectStore(tmp_path / "cache")
+    (tmp_path / "f").write_bytes(b"one" * 2000)
+    store.ingest(tmp_path / "f")
+    assert events == ["sync", "rename"]
+    events.clear()
+    items = []
+    for i in range(300):
+        (tmp_path / f"g{i}").write_bytes(b"g%d" % i * 3000)
+        items.append((str(tmp_path / f"g{i}"), 2))
+    store.ingest_many(items)
+    assert events == ["syncfs"] + ["rename"] * 300
+    events.clear()
+    LocalObjectStore(tmp_path / "fast", durable=False).ingest_many(items)
+    assert events == ["rename"] * 300
+    events.clear()
+    (tmp_path / "small").write_bytes(b"one block or less")
+    store.ingest(tmp_path / "small")
+    store.add(md5(b"tiny"), b"tiny")  # bytes go through atomic_write: always fsynced
+    assert events == ["sync", "rename"]  # the small file went straight under its name
+
+
+def test_an_empty_object_left_by_a_crash_is_not_trusted(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "cache")
+    oid = md5(b"lost in a power cut")
+    path = Path(store.path_of(oid))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    path.chmod(PROTECTED_MODE)  # sealed, and empty: what a crash can leave behind
+    assert not store.exists(oid)
+    (tmp_path / "src").write_bytes(b"lost in a power cut")
+    assert store.ingest(tmp_path / "src") == oid
+    assert store.exists(oid) and path.read_bytes() == b"lost in a power cut"
+    store.add(md5(b""), b"")
+    assert store.exists(md5(b""))  # the empty file's own object is fine
+
+
+def test_missing_lists_small_folders_and_stats_in_big_ones(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "cache")
+    oids = [md5(b"%d" % i) for i in range(3000)]
+    (tmp_path / "src").write_bytes(b"x")
+    store.add_many([(oid, str(tmp_path / "src")) for oid in oids])  # oids on trust
+    asked = [*oids[:100], md5(b"gone")]  # few per folder: stat each
+    assert store.missing(asked) == {md5(b"gone")}
+    os.unlink(store.path_of(oids[5]))
+    assert store.missing(oids) == {oids[5]}  # many per folder: one listing each
 
 
 def test_iter_skips_foreign_files(tmp_path: Path) -> None:

@@ -3,8 +3,10 @@ the API and the command line, on real temporary projects."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +35,10 @@ def obj(root: Path, md5: str) -> Path:
 def objects(root: Path) -> set[str]:
     base = root / CACHE
     return {p.parent.name + p.name for p in base.glob("*/*")} if base.is_dir() else set()
+
+
+def md5_of(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
 
 
 def up_to_date(root: Path) -> bool:
@@ -200,6 +206,53 @@ def test_add_honours_hardlink_cache_type(tmp_project: TmpProject) -> None:
     tmp_project.gen({"a.txt": "hello\n"})
     api.add(root, ["a.txt"])
     assert os.path.samefile(root / "a.txt", obj(root, HELLO_MD5))
+
+
+@pytest.mark.parametrize("cache_type", ["reflink,copy", "hardlink", "symlink"])
+def test_add_then_checkout_a_tree_of_many_files(tmp_project: TmpProject, cache_type: str) -> None:
+    root = tmp_project.root
+    (root / ".dvc" / "config").write_text(f"[cache]\n    type = {cache_type}\n")
+    tree = {f"c{i}": {f"f{j}.txt": f"{i}:{j}\n" for j in range(60)} for i in range(6)}
+    tree["c0"]["dup.txt"] = "0:0\n"  # same content twice: one object
+    tmp_project.gen({"data": tree})
+    api.add(root, ["data"])
+    assert len(objects(root)) == 361  # 360 distinct files + the manifest
+    assert not list((root / ".dvc" / "cache").rglob("*.tmp"))
+    assert all(stat.S_IMODE(obj(root, o).stat().st_mode) == 0o444 for o in objects(root))
+    if cache_type != "reflink,copy":
+        assert os.path.samefile(root / "data" / "c3" / "f5.txt", obj(root, md5_of(b"3:5\n")))
+    assert up_to_date(root)
+    shutil.rmtree(root / "data")
+    summary = api.checkout(root)
+    assert (summary.added, summary.stats["added"]) == (["data/"], 361)
+    assert (root / "data" / "c5" / "f59.txt").read_text() == "5:59\n"
+    assert up_to_date(root)
+
+
+def test_add_of_a_big_file_stores_it_in_one_pass(tmp_project: TmpProject) -> None:
+    root = tmp_project.root
+    data = os.urandom(5 * 1024 * 1024 + 3)
+    (root / "big.bin").write_bytes(data)
+    api.add(root, ["big.bin"])
+    assert obj(root, md5_of(data)).read_bytes() == data
+    assert not list((root / ".dvc" / "cache").rglob("*.tmp"))
+    assert up_to_date(root)
+    (root / "big.bin").unlink()
+    api.checkout(root)
+    assert (root / "big.bin").read_bytes() == data
+
+
+def test_add_after_status_stores_files_the_memo_knows(tmp_project: TmpProject) -> None:
+    """Files hashed earlier are not read again to hash; their objects are still stored."""
+    root = tmp_project.root
+    tmp_project.gen({"d": {"a": "a\n", "b": "b\n"}, "f.txt": "f\n"})
+    api.add(root, ["d", "f.txt"], no_commit=True)  # hashes into the memo, stores nothing
+    assert objects(root) == set()
+    api.commit(root, ["d.dvc", "f.txt.dvc"], api.CommitOptions(force=True))
+    assert objects(root) == {md5_of(b"a\n"), md5_of(b"b\n"), md5_of(b"f\n")} | {
+        o for o in objects(root) if o.endswith(".dir")
+    }
+    assert up_to_date(root)
 
 
 def test_cli_add_prints_the_git_hint(tmp_project: TmpProject, capsys: Any) -> None:

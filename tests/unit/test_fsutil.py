@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -85,6 +86,120 @@ def test_sync_filesystem_and_fsync_dir_run(tmp_path: Path) -> None:
     (tmp_path / "x").write_bytes(b"x")
     fsutil.sync_filesystem(tmp_path)
     fsutil.fsync_dir(tmp_path)
+
+
+class _FsyncLog:
+    """Counts fsyncs by the kind of thing synced (calls go through to the real fsync)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.files = self.dirs = 0
+        real = os.fsync
+
+        def fsync(fd: int) -> None:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                self.dirs += 1
+            else:
+                self.files += 1
+            real(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_atomic_write_fsyncs_the_data_but_not_the_directory_unless_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _FsyncLog(monkeypatch)
+    atomic_write(tmp_path / "lock", b"1")
+    assert (log.files, log.dirs) == (1, 0)  # a lost rename only brings the old file back
+    atomic_write(tmp_path / "entry", b"2", sync_dir=True)
+    assert (log.files, log.dirs) == (2, 1)
+    atomic_write(tmp_path / "scratch", b"3", durable=False)
+    assert (log.files, log.dirs) == (2, 1)
+    assert (tmp_path / "entry").read_bytes() == b"2"
+
+
+@pytest.mark.parametrize("size", [0, 1, 65535, 65536, 3 * 1024 * 1024 + 5])
+def test_create_copy_copies_into_a_new_file_and_returns_its_stat(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    (tmp_path / "src").write_bytes(data)
+    st = fsutil.create_copy(tmp_path / "src", tmp_path / "dst")
+    assert (tmp_path / "dst").read_bytes() == data
+    now = (tmp_path / "dst").stat()
+    assert (st.st_ino, st.st_size, st.st_mtime_ns) == (now.st_ino, size, now.st_mtime_ns)
+    assert now.st_mode & 0o777 == fsutil.DEFAULT_FILE_MODE
+    fsutil.create_copy(tmp_path / "src", tmp_path / "ro", 0o444)
+    assert (tmp_path / "ro").stat().st_mode & 0o777 == 0o444
+
+
+def test_create_copy_never_replaces_anything(tmp_path: Path) -> None:
+    (tmp_path / "src").write_bytes(b"new")
+    (tmp_path / "dst").write_bytes(b"precious")
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(FileExistsError):
+        fsutil.create_copy(tmp_path / "src", tmp_path / "dst")
+    with pytest.raises(FileExistsError):
+        fsutil.create_copy(tmp_path / "src", tmp_path / "dir")
+    assert (tmp_path / "dst").read_bytes() == b"precious"
+    with pytest.raises(FileNotFoundError):
+        fsutil.create_copy(tmp_path / "missing", tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
+def test_copy_fd_copies_a_file_that_grew_since_its_stat(tmp_path: Path) -> None:
+    data = os.urandom(200_000)
+    (tmp_path / "src").write_bytes(data)
+    with open(tmp_path / "src", "rb") as src, open(tmp_path / "dst", "wb") as dst:
+        fsutil.copy_fd(src.fileno(), dst.fileno(), 10)  # the size seen before it grew
+    assert (tmp_path / "dst").read_bytes() == data
+
+
+def test_new_files_get_exactly_the_mode_asked_whatever_the_umask(tmp_path: Path) -> None:
+    script = (
+        "import os, sys; os.umask(0o077); sys.path.insert(0, sys.argv[2]);"
+        "from labrun import fsutil; d = sys.argv[1];"
+        "fsutil.write_new(d + '/obj', b'x', 0o444); os.close(fsutil.open_new(d + '/o2', 0o644))"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path), str(REPO)], check=True)
+    assert (tmp_path / "obj").stat().st_mode & 0o777 == 0o444
+    assert (tmp_path / "o2").stat().st_mode & 0o777 == 0o644
+    with pytest.raises(FileExistsError):
+        fsutil.write_new(tmp_path / "obj", b"y", 0o444)
+    assert (tmp_path / "obj").read_bytes() == b"x"
+
+
+def test_temporary_names_are_unique_across_threads(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        names = list(pool.map(lambda _: fsutil.tmp_path_for(tmp_path / "f"), range(2000)))
+    assert len(set(names)) == 2000
+    assert all(os.path.basename(n).startswith(".f.") and n.endswith(".tmp") for n in names)
+
+
+def test_temporary_names_of_a_forked_child_carry_its_own_pid() -> None:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(write_end, fsutil.unique_suffix().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read_end, 100).decode()
+    os.close(read_end)
+    os.close(write_end)
+    assert child.startswith(f"{pid:x}")
+    assert fsutil.unique_suffix().startswith(f"{os.getpid():x}")
+
+
+def test_try_reflink_either_clones_or_leaves_nothing(tmp_path: Path) -> None:
+    (tmp_path / "src").write_bytes(b"clone me")
+    for name in ("a", "b"):  # the second try may be answered from memory
+        if fsutil.try_reflink(tmp_path / "src", tmp_path / name):
+            assert (tmp_path / name).read_bytes() == b"clone me"
+        else:
+            assert not (tmp_path / name).exists()
+    with open(tmp_path / "src", "rb") as src, open(tmp_path / "c", "wb") as dst:
+        cloned = fsutil.try_reflink_fd(src.fileno(), dst.fileno())
+    assert (tmp_path / "c").read_bytes() == (b"clone me" if cloned else b"")
 
 
 # -- locks -------------------------------------------------------------------------

@@ -19,8 +19,11 @@ from labrun.cache.hashing import (
     hash_file,
     hash_files,
     is_text_block,
+    md5_copy,
+    md5_fd,
     md5_file,
     md5_file_legacy,
+    read_small,
     scan_dir,
 )
 from labrun.ignore import DvcIgnore
@@ -128,6 +131,51 @@ def test_hash_files_threads_agree_with_serial(tmp_path: Path) -> None:
     assert hash_files(items[:3], jobs=4) == expected[:3]
 
 
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, 2 * CHUNK + 3])
+def test_md5_copy_hashes_what_it_copies_in_one_read(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    (tmp_path / "src").write_bytes(data)
+    progress: list[int] = []
+    with open(tmp_path / "src", "rb") as src, open(tmp_path / "dst", "wb") as dst:
+        digest = md5_copy(src.fileno(), dst.fileno(), on_chunk=progress.append)
+    assert digest == md5(data)
+    assert (tmp_path / "dst").read_bytes() == data
+    assert progress == [min(size, (i + 1) * CHUNK) for i in range(-(-size // CHUNK))]
+    with open(tmp_path / "src", "rb") as src:
+        assert md5_fd(src.fileno()) == md5(data)
+
+
+def test_read_small_reads_a_file_that_grew(tmp_path: Path) -> None:
+    data = os.urandom(3 * CHUNK)
+    (tmp_path / "f").write_bytes(data)
+    with open(tmp_path / "f", "rb") as fobj:
+        assert read_small(fobj.fileno(), 5) == data
+    with open(tmp_path / "f", "rb") as fobj:
+        assert read_small(fobj.fileno(), len(data)) == data
+
+
+def test_hash_files_shares_big_files_among_threads(tmp_path: Path) -> None:
+    import threading
+
+    from labrun.cache.workers import map_files
+
+    items = []
+    for i in range(24):
+        (tmp_path / f"big{i}").write_bytes(os.urandom(CHUNK // 2 + i))
+        items.append((str(tmp_path / f"big{i}"), CHUNK // 2 + i))
+    threads: set[int] = set()
+
+    def hasher(path: str, size: int) -> str:
+        threads.add(threading.get_ident())
+        return md5_file(path, size)
+
+    assert map_files(hasher, items, jobs=4) == [md5(Path(p).read_bytes()) for p, _ in items]
+    assert len(threads) > 1
+    threads.clear()
+    map_files(hasher, [(p, 300) for p, _ in items] * 100, jobs=4)  # small files: no threads
+    assert threads == {threading.get_ident()}
+
+
 # -- manifests -----------------------------------------------------------------------
 
 
@@ -184,6 +232,13 @@ def test_scan_dir_follows_file_links_but_not_directory_links(tmp_path: Path) -> 
     stats = scan_dir(tmp_path / "d")
     assert [s.relpath for s in stats] == ["a", "flink"]
     assert stats[1].size == len("target")
+    assert (stats[0].symlink, stats[1].symlink) == (False, True)
+
+
+def test_scan_dir_reports_hardlinks(tmp_path: Path) -> None:
+    cf.write_tree(tmp_path, {"d": {"a": "a", "b": "b"}})
+    os.link(tmp_path / "d" / "a", tmp_path / "elsewhere")
+    assert [(s.relpath, s.nlink) for s in scan_dir(tmp_path / "d")] == [("a", 2), ("b", 1)]
 
 
 def test_scan_dir_errors(tmp_path: Path) -> None:

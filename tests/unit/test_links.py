@@ -154,6 +154,22 @@ def test_unprotect_turns_links_into_private_copies(tmp_path: Path, store: LocalO
     assert Path(store.path_of(finfo.md5)).read_bytes() == b"f"
 
 
+@pytest.mark.parametrize("kind", ["copy", "hardlink", "symlink"])
+def test_create_makes_a_new_file_and_never_replaces(
+    tmp_path: Path, store: LocalObjectStore, kind: str
+) -> None:
+    (tmp_path / "src").write_bytes(b"data")
+    obj = store.path_of(commit_file(store, tmp_path / "src").md5)
+    made, st = Linker([kind]).create(obj, str(tmp_path / "out"))
+    assert made == kind and (tmp_path / "out").read_bytes() == b"data"
+    if st is not None:
+        assert st.st_ino == (tmp_path / "out").stat().st_ino
+    (tmp_path / "taken").write_bytes(b"mine")
+    with pytest.raises(FileExistsError):
+        Linker([kind]).create(obj, str(tmp_path / "taken"))
+    assert (tmp_path / "taken").read_bytes() == b"mine"
+
+
 # -- checkout of files ---------------------------------------------------------------
 
 
@@ -333,6 +349,46 @@ def test_checkout_dir_reports_missing_objects_but_does_the_rest(
 def test_checkout_dir_without_manifest(tmp_path: Path, store: LocalObjectStore) -> None:
     with pytest.raises(CheckoutError, match="manifest"):
         Workspace(store).checkout(HashInfo("1" * 32 + ".dir", 0, 0), tmp_path / "out")
+
+
+def test_checkout_of_many_files_into_nothing(tmp_path: Path, store: LocalObjectStore) -> None:
+    tree = {f"s{i}": {f"f{j}": f"{i}-{j}" for j in range(40)} for i in range(5)}
+    cf.write_tree(tmp_path / "d", tree)
+    info = commit_dir(store, tmp_path / "d")
+    ws = Workspace(store, Linker(["copy"]), State())
+    result = ws.checkout(info, tmp_path / "out")
+    assert len(result.added) == 200
+    assert hash_dir(tmp_path / "out")[0] == info
+    cf.rewrite_keeping_stat(tmp_path / "out" / "s0" / "f0", b"XXX")  # a re-hash would see it
+    assert ws.state.hash_dir(tmp_path / "out") == info  # the memo knows the new tree
+
+
+def test_checkout_of_many_files_as_hardlinks(tmp_path: Path, store: LocalObjectStore) -> None:
+    cf.write_tree(tmp_path / "d", {f"f{i}": str(i) for i in range(100)})
+    info = commit_dir(store, tmp_path / "d")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "f7").mkdir()  # in the way of a file
+    Workspace(store, Linker(["hardlink"])).checkout(info, tmp_path / "out")
+    assert all((tmp_path / "out" / f"f{i}").stat().st_nlink == 2 for i in range(100))
+    assert hash_dir(tmp_path / "out")[0] == info
+
+
+def test_link_committed_relinks_only_what_is_not_the_wanted_kind(
+    tmp_path: Path, store: LocalObjectStore
+) -> None:
+    cf.write_tree(tmp_path / "d", {"a": "a", "b": "b", "s": {"c": "c"}})
+    os.link(tmp_path / "d" / "b", tmp_path / "b-elsewhere")
+    state = State()
+    listing = state.build_dir(tmp_path / "d")
+    add_tree(store, tmp_path / "d", listing.manifest)
+    plain = (tmp_path / "d" / "a").stat().st_ino
+    assert Workspace(store, Linker(["copy"]), state).link_committed(listing, tmp_path / "d") == 1
+    assert (tmp_path / "d" / "a").stat().st_ino == plain  # plain files are left alone
+    assert (tmp_path / "d" / "b").stat().st_nlink == 1
+    hard = Workspace(store, Linker(["hardlink", "copy"]), state)
+    assert hard.link_committed(state.build_dir(tmp_path / "d"), tmp_path / "d") == 3
+    assert all(p.stat().st_nlink == 2 for p in (tmp_path / "d").rglob("*") if p.is_file())
+    assert state.hash_dir(tmp_path / "d") == listing.info
 
 
 def test_relink_switches_link_kind_of_unchanged_files(

@@ -11,7 +11,7 @@ import hashlib
 import multiprocessing
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -181,6 +181,43 @@ def test_in_memory_state_needs_no_file(tmp_path: Path) -> None:
     with State() as st:
         assert st.hash_file(tmp_path / "a").md5 == md5(b"a")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def test_a_hasher_replaces_reading_only_on_a_miss(tmp_path: Path, state: State) -> None:
+    cf.write_tree(tmp_path / "d", {"a": "aaa", "b": "bbb"})
+    calls: list[list[str]] = []
+
+    def hasher(items: Sequence[tuple[str, int]]) -> list[str]:
+        calls.append([os.path.basename(p) for p, _ in items])
+        return [md5(Path(p).read_bytes()) for p, _ in items]
+
+    first = state.build_dir(tmp_path / "d", hasher=hasher)
+    (tmp_path / "d" / "b").write_bytes(b"BBBB")
+    again = state.build_dir(tmp_path / "d", hasher=hasher)
+    assert calls == [["a", "b"], ["b"]]
+    assert first.info != again.info == hash_dir(tmp_path / "d")[0]
+    seen: list[str] = []
+    info = state.hash_file(tmp_path / "d" / "a", hasher=lambda p, n: seen.append(p) or "x" * 32)
+    assert (info.md5, seen) == (md5(b"aaa"), [])  # known from the tree's rows
+
+
+def test_remember_stats_records_files_just_written(tmp_path: Path, state: State) -> None:
+    path = tmp_path / "out"
+    path.write_bytes(b"written")
+    state.remember_stats([(str(path), path.stat(), "e" * 32)])
+    assert state.hash_file(path).md5 == "e" * 32
+
+
+def test_remember_dir_makes_the_next_tree_hash_a_lookup(tmp_path: Path, state: State) -> None:
+    cf.write_tree(tmp_path / "d", {"a": "aaa", "s": {"b": "bbb"}})
+    expected, _ = hash_dir(tmp_path / "d")
+    paths = [p for p in (tmp_path / "d").rglob("*") if p.is_file()]
+    files = [(str(p), p.stat(), md5(p.read_bytes())) for p in paths]
+    state.remember_dir(tmp_path / "d", files, expected)
+    cf.rewrite_keeping_stat(tmp_path / "d" / "s" / "b", b"BBB")  # a read would notice
+    assert state.hash_dir(tmp_path / "d") == expected
+    (tmp_path / "d" / "c").write_text("c")  # another tree: hashed afresh
+    assert state.hash_dir(tmp_path / "d").nfiles == 3
 
 
 # -- robustness ----------------------------------------------------------------------

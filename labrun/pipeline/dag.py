@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from labrun.errors import GraphError
 from labrun.pipeline.index import is_dvcfile_name
-from labrun.pipeline.stage import Stage
+from labrun.pipeline.stage import Stage, relpath_in
 from labrun.record import field, record
 
 _INTERNAL_DIRS = {".git": ".git", ".dvc": ".dvc/"}
@@ -109,11 +109,15 @@ def _reachable(roots: Iterable[int], adjacency: list[list[int]]) -> set[int]:
     return seen
 
 
-@record
 class _OutRef:
-    path: str  # absolute, normalised
-    stage: int
-    def_path: str
+    """An output of a stage (a plain class: a graph makes one per output)."""
+
+    __slots__ = ("def_path", "path", "stage")
+
+    def __init__(self, path: str, stage: int, def_path: str) -> None:
+        self.path = path  # absolute, normalised
+        self.stage = stage
+        self.def_path = def_path
 
 
 Explain = Callable[[str], str | None]  # project-relative path → "file:line:pattern" or None
@@ -128,17 +132,23 @@ def build_graph(
     outputs excluded by `.dvcignore` (``explain`` says which rule), duplicate
     outputs, overlapping outputs, then cycles.
     """
+    paths = _Paths(root)
     if explain is not None:
-        _check_not_ignored(root, stages, explain)
-    outs = _collect_outs(root, stages, cwd_rel)
+        _check_not_ignored(paths, stages, explain)
+    outs = _collect_outs(paths, stages, cwd_rel)
     by_path = {o.path: o for o in outs}
     _check_overlaps(outs, by_path, stages, root, cwd_rel)
     sorted_paths = sorted(by_path)
+    producers: dict[str, list[int]] = {}  # a dep many stages share is looked up once
     deps: list[list[int]] = []
     for stage in stages:
         targets: list[int] = []
         for dep in (*stage.deps, *stage.params_paths()):
-            for j in _producers(stage.abspath(root, dep), by_path, sorted_paths):
+            path = paths.absolute(stage, dep)
+            found = producers.get(path)
+            if found is None:
+                found = producers[path] = list(_producers(path, by_path, sorted_paths))
+            for j in found:
                 if j not in targets:
                     targets.append(j)
         deps.append(targets)
@@ -147,7 +157,31 @@ def build_graph(
     return graph
 
 
-def _collect_outs(root: str, stages: Sequence[Stage], cwd_rel: str) -> list[_OutRef]:
+class _Paths:
+    """The absolute path of each (wdir, def path) pair, computed once per graph."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._absolute: dict[tuple[str, str], str] = {}
+        self._relative: dict[str, str] = {}
+
+    def absolute(self, stage: Stage, def_path: str) -> str:
+        key = (stage.wdir, def_path)
+        found = self._absolute.get(key)
+        if found is None:
+            found = self._absolute[key] = stage.abspath(self.root, def_path)
+        return found
+
+    def relative(self, path: str) -> str:
+        """An absolute path relative to the root (`os.path.relpath`)."""
+        found = self._relative.get(path)
+        if found is None:
+            found = self._relative[path] = relpath_in(path, self.root)
+        return found
+
+
+def _collect_outs(paths: _Paths, stages: Sequence[Stage], cwd_rel: str) -> list[_OutRef]:
+    root = paths.root
     seen: dict[str, list[int]] = {}
     refs: list[_OutRef] = []
     for i, stage in enumerate(stages):
@@ -157,8 +191,8 @@ def _collect_outs(root: str, stages: Sequence[Stage], cwd_rel: str) -> list[_Out
         for out in stage.outs:
             if is_dvcfile_name(out.path):
                 raise GraphError(f"DVC file '{out.path}' cannot be an output.")
-            path = stage.abspath(root, out.path)
-            _check_internal(root, path)
+            path = paths.absolute(stage, out.path)
+            _check_internal(root, path, paths.relative(path))
             owners = seen.setdefault(path, [])
             owners.append(i)
             if len(owners) == 1:
@@ -169,11 +203,11 @@ def _collect_outs(root: str, stages: Sequence[Stage], cwd_rel: str) -> list[_Out
     return refs
 
 
-def _check_not_ignored(root: str, stages: Sequence[Stage], explain: Explain) -> None:
+def _check_not_ignored(paths: _Paths, stages: Sequence[Stage], explain: Explain) -> None:
     for stage in stages:
         for out in stage.outs:
-            path = stage.abspath(root, out.path)
-            rel = os.path.relpath(path, root)
+            path = paths.absolute(stage, out.path)
+            rel = paths.relative(path)
             if rel.startswith(".."):
                 continue
             rule = explain(rel.replace(os.sep, "/"))
@@ -184,8 +218,7 @@ def _check_not_ignored(root: str, stages: Sequence[Stage], explain: Explain) -> 
                 )
 
 
-def _check_internal(root: str, path: str) -> None:
-    rel = os.path.relpath(path, root)
+def _check_internal(root: str, path: str, rel: str) -> None:
     top = rel.split(os.sep, 1)[0]
     if top in _INTERNAL_DIRS:
         raise GraphError(
@@ -212,9 +245,12 @@ def _duplicate_error(root: str, path: str, owners: list[Stage], cwd_rel: str) ->
 def _check_overlaps(
     outs: list[_OutRef], by_path: dict[str, _OutRef], stages: Sequence[Stage], root: str, cwd: str
 ) -> None:
+    clear: set[str] = set()  # directories with no output in them or above them
     for ref in outs:
+        walked: list[str] = []
         parent = os.path.dirname(ref.path)
-        while parent and parent != os.path.dirname(parent):
+        while parent and parent not in clear and parent != os.path.dirname(parent):
+            walked.append(parent)
             outer = by_path.get(parent)
             if outer is not None:
                 base = os.path.join(root, cwd)
@@ -229,6 +265,7 @@ def _check_overlaps(
                     "or tracked individually."
                 )
             parent = os.path.dirname(parent)
+        clear.update(walked)
 
 
 def _producers(dep: str, by_path: dict[str, _OutRef], sorted_paths: list[str]) -> Iterator[int]:
@@ -294,7 +331,7 @@ def outputs_outside(root: str, stages: Sequence[Stage]) -> list[str]:
     bad: list[str] = []
     for stage in stages:
         for out in stage.outs:
-            rel = os.path.relpath(stage.abspath(root, out.path), root)
+            rel = relpath_in(stage.abspath(root, out.path), root)
             if out.cache and (rel == ".." or rel.startswith(".." + os.sep)):
                 bad.append(out.path)
     return bad

@@ -24,6 +24,7 @@ from labrun.pipeline.interpolate import (
     MissingKeyError,
     ParsingConfig,
     check_syntax,
+    compile_value,
     find_expression,
     resolve,
     resolve_str,
@@ -37,7 +38,10 @@ TYPE_CHECKING = False  # typing is only for the type checker: importing it costs
 if TYPE_CHECKING:
     from typing import Any
 
+    from labrun.pipeline.interpolate import Resolver
     from labrun.pipeline.source import FileSource
+
+    _Fields = list[tuple[str, Resolver]]
 
 STAGE_FIELDS_RESOLVED_AS_DATA = ("foreach", "matrix")
 
@@ -66,6 +70,10 @@ class PipelineFile:
     warnings: list[str] = field(default_factory=list)
     _context: Context | None = None
     _groups: dict[str, tuple[dict[str, Any], bool]] = field(default_factory=dict)
+    _templates: dict[str, _Fields | None] = field(default_factory=dict)
+    # resolved stages by (group, key), ("", name) for plain ones: the index, the targets
+    # and the plan all ask for the same stages
+    _resolved: dict[tuple[str, str], Stage] = field(default_factory=dict)
     source: FileSource | None = None  # where its files are read (None: the working tree)
 
     @classmethod
@@ -176,7 +184,7 @@ class PipelineFile:
         out: list[Stage] = []
         for name, definition in self.definitions().items():
             if "foreach" in definition or "matrix" in definition:
-                out.extend(self._generated(name, key) for key in self._group(name)[0])
+                out.extend(self.generate(name, key) for key in self._group(name)[0])
             else:
                 out.append(self._plain(name, definition))
         return out
@@ -187,20 +195,25 @@ class PipelineFile:
         if name in definitions:
             definition = definitions[name]
             if "foreach" in definition or "matrix" in definition:
-                return [self._generated(name, key) for key in self._group(name)[0]]
+                return [self.generate(name, key) for key in self._group(name)[0]]
             return [self._plain(name, definition)]
         group, sep, key = name.rpartition("@")
         if sep and group in definitions and key in self._group(group)[0]:
-            return [self._generated(group, key)]
+            return [self.generate(group, key)]
         raise TargetError(f"Stage '{name}' not found inside '{shown or self.relpath}' file")
 
     def _plain(self, name: str, definition: dict[str, Any]) -> Stage:
+        resolved = self._resolved.get(("", name))
+        if resolved is not None:
+            return resolved
         for key, value in definition.items():
             try:
                 check_syntax(value)
             except ExpressionError as exc:
                 raise _fail(f"'stages.{name}.{key}'", self.relpath, exc) from None
-        return self._resolve_stage(name, definition, self.context(), group=None)
+        stage = self._resolve_stage(name, definition, self.context(), group=None)
+        self._resolved["", name] = stage
+        return stage
 
     def _group(self, name: str) -> tuple[dict[str, Any], bool]:
         """A foreach/matrix group's items (key → item) and whether `${key}` is defined."""
@@ -230,7 +243,19 @@ class PipelineFile:
                     raise _fail(f"'stages.{name}.{key}'", self.relpath, exc) from None
         return self._groups[name]
 
-    def _generated(self, group: str, key: str) -> Stage:
+    def generate(self, group: str, key: str, *, compiled: bool = True) -> Stage:
+        """The stage `group@key` of a `foreach`/`matrix` group (``key`` must be one of its keys).
+
+        The group's template is parsed once and substituted per key, and the stage is
+        kept for the next call; ``compiled=False`` resolves the template as written
+        instead, every time (the reference: same stage, same errors).
+
+            >>> pf.generate("train", "cnn").name                 # doctest: +SKIP
+            'train@cnn'
+        """
+        resolved = self._resolved.get((group, key)) if compiled else None
+        if resolved is not None:
+            return resolved
         definition = self.definitions()[group]
         is_matrix = "matrix" in definition
         if is_matrix:
@@ -242,8 +267,45 @@ class PipelineFile:
         extra: dict[str, Any] = {"item": items[key]}
         if has_key:
             extra["key"] = key
+        name = f"{group}@{key}"
         with ctx.temporarily(extra):
-            return self._resolve_stage(f"{group}@{key}", template, ctx, group=group)
+            fields = self._compiled(group, template) if compiled else None
+            if fields is None:
+                return self._resolve_stage(name, template, ctx, group=group)
+            try:
+                stage = self._resolve_compiled(name, template, fields, ctx, group)
+            except ExpressionError:  # the reference raises it, worded with its location
+                stage = self._resolve_stage(name, template, ctx, group=group)
+        self._resolved[group, key] = stage
+        return stage
+
+    def _compiled(self, group: str, template: dict[str, Any]) -> _Fields | None:
+        """The group's template with its expressions parsed once (None: resolve it as written).
+
+        A template with stage-level `vars` merges files into a copy of the context
+        for each stage: it takes the reference path.
+        """
+        if group not in self._templates:
+            fields: _Fields | None = None
+            if not template.get("vars"):
+                try:
+                    fields = [
+                        (key, compile_value(value, field=key))
+                        for key, value in template.items()
+                        if key != "vars"
+                    ]
+                except ExpressionError:
+                    fields = None
+            self._templates[group] = fields
+        return self._templates[group]
+
+    def _resolve_compiled(
+        self, name: str, template: dict[str, Any], fields: _Fields, ctx: Context, group: str
+    ) -> Stage:
+        """What `_resolve_stage` returns for a template without `vars`, from its compiled form."""
+        wdir = self._resolve_wdir(name, template.get("wdir"), ctx)
+        resolved = {key: resolve_field(ctx, self.parsing) for key, resolve_field in fields}
+        return build_stage(name, self.relpath, wdir, resolved, group=group)
 
     def _warn_shadowing(self, group: str, names: list[str]) -> None:
         shadowed = [n for n in names if n in self.context()]
@@ -343,14 +405,17 @@ def build_stage(
     """Make a Stage from a resolved stage definition."""
     outs: list[Out] = []
     for kind in ("outs", "metrics", "plots"):
-        outs.extend(make_outs(kind, data.get(kind) or []))
+        items = data.get(kind)
+        if items:
+            outs.extend(make_outs(kind, items))
+    params = data.get("params")
     return Stage(
         name=name,
         dvcfile=dvcfile,
         wdir=wdir,
         cmd=data.get("cmd"),
         deps=tuple(data.get("deps") or ()),
-        params=merge_params(list(data.get("params") or [])),
+        params=merge_params(list(params)) if params else (),
         outs=tuple(outs),
         frozen=bool(data.get("frozen", False)),
         always_changed=bool(data.get("always_changed", False)),

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from labrun.pipeline.dvcfile import PipelineFile, load_dvcfile_stage
 from labrun.pipeline.interpolate import ParsingConfig
 from labrun.pipeline.source import workspace_of
-from labrun.pipeline.stage import Stage
+from labrun.pipeline.stage import Stage, relpath_in
 from labrun.record import field, record
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
@@ -33,6 +33,8 @@ _ALWAYS_SKIPPED = frozenset({".git", ".hg", ".dvc"})
 
 def is_dvcfile_name(name: str) -> bool:
     """True for `dvc.yaml` and `*.dvc` names (the files that define stages)."""
+    if not name.endswith((".dvc", PIPELINE_FILE)):  # the common answer, without a split
+        return False
     base = posixpath.basename(name)
     return base == PIPELINE_FILE or (base.endswith(".dvc") and base != ".dvc")
 
@@ -91,7 +93,7 @@ class Index:
 def _out_relpaths(root: str, stage: Stage) -> Iterator[str]:
     for out in stage.outs:
         full = stage.abspath(root, out.path)
-        rel = os.path.relpath(full, root)
+        rel = relpath_in(full, root)
         if not rel.startswith(".."):
             yield rel.replace(os.sep, "/")
 

@@ -16,16 +16,17 @@ calls :func:`resolve` on each stage definition.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 
 from labrun.errors import LabrunError
 from labrun.record import field, record
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 # `${` not preceded by a backslash, then the shortest text up to the next `}`.
@@ -148,20 +149,36 @@ class Context:
     def __contains__(self, key: object) -> bool:
         return key in self.data
 
-    @contextmanager
-    def temporarily(self, values: dict[str, Any]) -> Iterator[None]:
-        """Set top-level keys (`item`, `key`) for a block and reserve them."""
-        saved = {k: self.data[k] for k in values if k in self.data}
-        self.data.update(values)
-        newly_reserved = set(values) - self.reserved
-        self.reserved |= newly_reserved
-        try:
-            yield
-        finally:
-            for k in values:
-                self.data.pop(k, None)
-            self.data.update(saved)
-            self.reserved -= newly_reserved
+    def temporarily(self, values: dict[str, Any]) -> _Overlay:
+        """Set top-level keys (`item`, `key`) for a `with` block and reserve them.
+
+        A class rather than a generator: it is entered once per generated stage.
+        """
+        return _Overlay(self, values)
+
+
+class _Overlay:
+    """The `with` block of `Context.temporarily`: set and reserve keys, then restore."""
+
+    __slots__ = ("ctx", "reserved", "saved", "values")
+
+    def __init__(self, ctx: Context, values: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.values = values
+
+    def __enter__(self) -> None:
+        data, values = self.ctx.data, self.values
+        self.saved = {k: data[k] for k in values if k in data}
+        data.update(values)
+        self.reserved = set(values) - self.ctx.reserved
+        self.ctx.reserved |= self.reserved
+
+    def __exit__(self, *exc: object) -> None:
+        data = self.ctx.data
+        for k in self.values:
+            data.pop(k, None)
+        data.update(self.saved)
+        self.ctx.reserved -= self.reserved
 
 
 def _deepcopy(value: Any) -> Any:
@@ -261,6 +278,97 @@ def resolve_str(
         last = match.end()
     pieces.append(text[last:])
     return "".join(pieces).replace("\\${", "${")
+
+
+# --- compiled templates: parse once, substitute per `foreach`/`matrix` item ---------------
+
+if TYPE_CHECKING:
+    Resolver = Callable[[Context, ParsingConfig | None], Any]
+
+
+def compile_value(value: Any, *, field: str) -> Resolver:
+    """A function that resolves ``value`` as `resolve` does, with its expressions parsed once.
+
+    For the stages a `foreach` or `matrix` generates, which all resolve one template
+    against contexts that differ only in `item` and `key`. It returns what
+    `resolve(value, ctx, field=field, parsing=parsing)` returns, or raises the same
+    ExpressionError; a malformed expression raises ExpressionError here already.
+
+        >>> ctx = Context()
+        >>> ctx.merge({"item": {"n": 2}}, source="vars")
+        >>> compile_value(["train --n ${item.n}", "${item}"], field="cmd")(ctx, None)
+        ['train --n 2', {'n': 2}]
+    """
+    if isinstance(value, str):
+        return _compile_str(value, field)
+    if isinstance(value, Mapping):
+        pairs = [
+            (compile_value(k, field=field), compile_value(v, field=field)) for k, v in value.items()
+        ]
+        return lambda ctx, parsing: {k(ctx, parsing): v(ctx, parsing) for k, v in pairs}
+    if isinstance(value, list):
+        items = [compile_value(v, field=field) for v in value]
+        return lambda ctx, parsing: [item(ctx, parsing) for item in items]
+    return lambda ctx, parsing: value
+
+
+def _compile_str(text: str, field: str) -> Resolver:
+    matches = list(_EXPR.finditer(text)) if "${" in text else []
+    if not matches:
+        constant = text.replace("\\${", "${") if "${" in text else text
+        return lambda ctx, parsing: constant
+    keys = [parse_expression(match["inner"]) for match in matches]
+    if len(matches) == 1 and matches[0].group(0) == text:
+        return _whole(keys[0], field)
+    literals = [text[: matches[0].start()]]
+    literals += [text[a.end() : b.start()] for a, b in itertools.pairwise(matches)]
+    return _pieces(literals, keys, text[matches[-1].end() :], field)
+
+
+def _selector(key: str) -> Callable[[Context], Any]:
+    """`ctx.select(key)`, walking nested dicts directly (anything else goes to `select`)."""
+    parts = [part.strip() for part in key.split(".")]
+
+    def select(ctx: Context) -> Any:
+        node: Any = ctx.data
+        try:
+            for part in parts:
+                if type(node) is not dict:
+                    return ctx.select(key)  # lists, and the errors, as `select` words them
+                node = node[part]
+        except KeyError:
+            return ctx.select(key)
+        return node
+
+    return select
+
+
+def _whole(key: str, field: str) -> Resolver:
+    select = _selector(key)
+
+    def resolve_whole(ctx: Context, parsing: ParsingConfig | None) -> Any:
+        value = select(ctx)
+        _check_interpolable(value, field)
+        return value
+
+    return resolve_whole
+
+
+def _pieces(literals: list[str], keys: list[str], tail: str, field: str) -> Resolver:
+    pairs = [(literal, _selector(key)) for literal, key in zip(literals, keys, strict=True)]
+
+    def resolve_pieces(ctx: Context, parsing: ParsingConfig | None) -> str:
+        out: list[str] = []
+        for literal, select in pairs:
+            value = select(ctx)
+            if type(value) is not str:  # a string is inserted as it is
+                _check_interpolable(value, field)
+                value = to_text(value, parsing or ParsingConfig())
+            out += (literal, value)
+        out.append(tail)
+        return "".join(out).replace("\\${", "${")
+
+    return resolve_pieces
 
 
 def check_syntax(value: Any) -> None:

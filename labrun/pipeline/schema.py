@@ -271,13 +271,13 @@ _CLOUD = AllOf(
 )
 _DIR_FILES = Map({**_CHECKSUMS, **_META, "relpath": str, "cloud": _CLOUD}, required=("relpath",))
 _DATA: dict[str, Node] = {**_CHECKSUMS, **_META, "path": str, "cloud": _CLOUD, "hash": str}
-_LOCK_DATA = Map({**_DATA, "files": Seq((_DIR_FILES,)), "dataset": dict}, required=("path",))
+LOCK_DATA = Map({**_DATA, "files": Seq((_DIR_FILES,)), "dataset": dict}, required=("path",))
 LOCK_STAGE = Map(
     {
         "cmd": AnyOf((str, list)),
-        "deps": Seq((_LOCK_DATA,)),
+        "deps": Seq((LOCK_DATA,)),
         "params": Map(keys=str, values=Map(keys=str, values=object)),
-        "outs": Seq((_LOCK_DATA,)),
+        "outs": Seq((LOCK_DATA,)),
     },
     required=("cmd",),
 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Mapping
+from functools import lru_cache
 
 from labrun.record import field, record
 
@@ -99,7 +100,7 @@ class Stage:
 
     def abspath(self, root: str, def_path: str) -> str:
         """Absolute, normalised path of a dep/out def path of this stage."""
-        return os.path.normpath(os.path.join(root, self.wdir, def_path))
+        return _joined(root, self.wdir, def_path)
 
     def params_paths(self) -> tuple[str, ...]:
         """Def paths of the params files (they are dependencies like any other)."""
@@ -111,12 +112,52 @@ class Stage:
         A `.dvc` file is its relative path; a stage of the `dvc.yaml` in the cwd is
         its bare name; any other is ``<relative dvc.yaml>:<name>``.
         """
-        rel = posixpath.relpath(self.dvcfile, cwd_rel or ".")
+        rel = _relative(self.dvcfile, cwd_rel or ".")
         if self.is_data_source:
             return rel
         if rel == "dvc.yaml":
             return self.name
         return f"{rel}:{self.name}"
+
+
+# Loading, planning and checking a pipeline ask for the same paths many times.
+@lru_cache(maxsize=16384)
+def _joined(root: str, wdir: str, def_path: str) -> str:
+    return os.path.normpath(os.path.join(root, wdir, def_path))
+
+
+def _relative(path: str, start: str) -> str:
+    """`posixpath.relpath` of two project-relative paths (remembered: it is slow)."""
+    if ".." in path or ".." in start:  # the answer may then depend on the cwd
+        return posixpath.relpath(path, start)
+    return _relative_below(path, start)
+
+
+@lru_cache(maxsize=1024)
+def _relative_below(path: str, start: str) -> str:
+    return posixpath.relpath(path, start)
+
+
+@lru_cache(maxsize=8)
+def _is_normal(root: str) -> bool:
+    return root == os.path.abspath(root)
+
+
+def relpath_in(path: str, root: str) -> str:
+    """`os.path.relpath(path, root)`, without its cost when `path` lies inside `root`.
+
+    The quick answer needs an absolute, normalised `root` and `path` (as
+    `Stage.abspath` returns them); anything else goes to `os.path.relpath`.
+
+        >>> relpath_in("/p/data/a.csv", "/p"), relpath_in("/q/x", "/p"), relpath_in("/p", "/p")
+        ('data/a.csv', '../q/x', '.')
+    """
+    size = len(root)
+    if path.startswith(root) and path[size : size + 1] == os.sep and _is_normal(root):
+        tail = path[size + 1 :]
+        if tail and os.path.normpath(tail) == tail:
+            return tail
+    return os.path.relpath(path, root)
 
 
 def merge_params(items: list[Any]) -> tuple[ParamsDep, ...]:
@@ -158,7 +199,11 @@ def make_outs(kind: OutKind, items: list[Any]) -> list[Out]:
             continue
         for path, flags in item.items():
             merged.setdefault(path, {}).update(flags or {})
-    return [_make_out(kind, path, flags) for path, flags in merged.items()]
+    # an output without flags has every default (the usual case: a plain path)
+    return [
+        _make_out(kind, path, flags) if flags else Out(path=path, kind=kind)
+        for path, flags in merged.items()
+    ]
 
 
 def _make_out(kind: OutKind, path: str, flags: dict[str, Any]) -> Out:

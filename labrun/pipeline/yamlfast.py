@@ -598,8 +598,48 @@ class _Reader:
         return -1
 
 
+def read_key(body: str) -> tuple[Any, str] | None:
+    """A block mapping entry `key: rest` → (key, rest); None when the line is no entry.
+
+    >>> read_key("train: python t.py"), read_key("'a b':"), read_key("- x")
+    (('train', 'python t.py'), ('a b', ''), None)
+    """
+    return _entry(body)
+
+
+def read_scalar(text: str) -> Any:
+    """The value of a scalar that ends on its line (the text after `key: ` or `- `).
+
+    Only the line is read: the caller makes sure that no further line continues
+    it. Flow collections, block scalars and multi-line quoted scalars raise NotSimple.
+
+    >>> read_scalar("1e-05  # lr"), read_scalar("'it''s'"), read_scalar('"x: y"')
+    (1e-05, "it's", 'x: y')
+    """
+    first = text[:1]
+    if first in ("'", '"'):
+        value, end = _quoted(text, 0)
+        _check_tail(text, end)
+        return value
+    if not first or first in "[{|> ":
+        raise NotSimple("not a one-line scalar")
+    return resolve_plain(_plain(text))
+
+
 def _document_marker(text: str) -> bool:
     return text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
+
+
+def is_simple_text(text: str) -> bool:
+    """False when the characters or document markers of a text need the full reader.
+
+    Tabs, NEL and the other characters libyaml and ruamel.yaml read differently are
+    not printable; `---` and `...` lines start or end documents.
+
+        >>> is_simple_text("a: 1\\n"), is_simple_text("a:\\tb\\n"), is_simple_text("---\\na: 1\\n")
+        (True, False, False)
+    """
+    return text.replace("\n", "").isprintable() and not _document_marker(text)
 
 
 def load_simple(text: str) -> Any:
@@ -613,7 +653,7 @@ def load_simple(text: str) -> Any:
         >>> load_simple("lr: 0.01\\nflag: yes\\nsci: 1e-05\\nn: ~\\n")
         {'lr': 0.01, 'flag': 'yes', 'sci': 1e-05, 'n': None}
     """
-    if not text.replace("\n", "").isprintable() or _document_marker(text):
+    if not is_simple_text(text):
         raise NotSimple()
     try:
         return _Reader(text).document()

@@ -22,9 +22,12 @@ from labrun.repro.context import Confirm, RunContext
 from labrun.repro.events import Reporter, RunFinished, Warning_
 from labrun.repro.options import ReproOptions
 from labrun.repro.plan import Plan, make_plan, single_item_plan
-from labrun.repro.scheduler import RunResult, execute
-from labrun.repro.status import StageStatus, stage_status
+from labrun.repro.status import HashMemo, StageStatus, stage_status
 from labrun.scm.gitignore import discovery_filter, explain_dvcignored
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from labrun.repro.scheduler import RunResult
 
 LOCK_TIMEOUT = 3.0
 
@@ -117,6 +120,9 @@ def reproduce(
             )
         ctx = RunContext.open(project)
         ctx.reporter, ctx.confirm, ctx.checkpoint = reporter, confirm, checkpoint
+        # imported here: `status` shares this module and runs no stage (start-up is a feature)
+        from labrun.repro.scheduler import execute
+
         try:
             result = execute(ctx, plan, opts)
         except BaseException:
@@ -187,7 +193,8 @@ def status(
         else:
             stages = index.stages
         ctx = RunContext.open(project)
+        memo: HashMemo = {}  # status changes no file: a shared dependency is hashed once
         try:
-            return [stage_status(ctx, s) for s in stages]
+            return [stage_status(ctx, s, memo=memo) for s in stages]
         finally:
             ctx.close()

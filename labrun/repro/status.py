@@ -26,6 +26,9 @@ from labrun.repro.context import RunContext, records_by_path
 
 DELETED, MODIFIED, NEW, NOT_IN_CACHE = "deleted", "modified", "new", "not in cache"
 
+# (absolute path, legacy) → its current hash (None: absent), for runs that change no file
+HashMemo = dict[tuple[str, bool], "HashInfo | None"]
+
 
 @record
 class Reason:
@@ -71,30 +74,40 @@ def is_callback(stage: Stage) -> bool:
     return stage.cmd is not None and not stage.deps and not stage.params and not stage.outs
 
 
-def stage_status(ctx: RunContext, stage: Stage, *, allow_missing: bool = False) -> StageStatus:
-    """Every reason the stage is stale, in DVC's order (deps, outs, flags, command)."""
+def stage_status(
+    ctx: RunContext, stage: Stage, *, allow_missing: bool = False, memo: HashMemo | None = None
+) -> StageStatus:
+    """Every reason the stage is stale, in DVC's order (deps, outs, flags, command).
+
+    ``memo`` keeps the hashes of the paths already checked, for a run that changes
+    no file (`status`): a dependency many stages share is then hashed once.
+    """
     entry = ctx.recorded(stage)
     status = StageStatus(stage)
     if not stage.frozen:
         if stage.always_changed or is_callback(stage):
             status.reasons.append(Reason("always changed"))
         else:
-            status.reasons.extend(dep_reasons(ctx, stage, entry, allow_missing))
-    status.reasons.extend(out_reasons(ctx, stage, entry, allow_missing))
+            status.reasons.extend(dep_reasons(ctx, stage, entry, allow_missing, memo))
+    status.reasons.extend(out_reasons(ctx, stage, entry, allow_missing, memo))
     if entry is not None and not stage.is_data_source and entry.get("cmd") != stage.cmd:
         status.reasons.append(Reason("changed command"))
     return status
 
 
 def dep_reasons(
-    ctx: RunContext, stage: Stage, entry: dict[str, Any] | None, allow_missing: bool = False
+    ctx: RunContext,
+    stage: Stage,
+    entry: dict[str, Any] | None,
+    allow_missing: bool = False,
+    memo: HashMemo | None = None,
 ) -> list[Reason]:
     """File/directory dependencies, then params files."""
     recorded = records_by_path(entry, "deps")
     reasons: list[Reason] = []
     for dep in stage.deps:
         path = stage.abspath(ctx.root, dep)
-        state = compare(ctx, path, recorded.get(dep))
+        state = compare(ctx, path, recorded.get(dep), memo)
         if state == DELETED and allow_missing:
             # still a change when an upstream stage recorded other content at that path
             upstream = ctx.recorded_outs.get(path)
@@ -108,10 +121,17 @@ def dep_reasons(
     return reasons
 
 
-def compare(ctx: RunContext, path: str, record: dict[str, Any] | None) -> str:
+def compare(
+    ctx: RunContext, path: str, record: dict[str, Any] | None, memo: HashMemo | None = None
+) -> str:
     """ "" when the path matches its record, else "deleted" or "modified"."""
     legacy = record is not None and "hash" not in record
-    current = ctx.hash_path(path, legacy=legacy)
+    if memo is None:
+        current = ctx.hash_path(path, legacy=legacy)
+    elif (path, legacy) in memo:
+        current = memo[path, legacy]
+    else:
+        current = memo[path, legacy] = ctx.hash_path(path, legacy=legacy)
     if current is None:
         return DELETED
     recorded = HashInfo.from_record(record) if record else None
@@ -189,13 +209,17 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 def out_reasons(
-    ctx: RunContext, stage: Stage, entry: dict[str, Any] | None, allow_missing: bool = False
+    ctx: RunContext,
+    stage: Stage,
+    entry: dict[str, Any] | None,
+    allow_missing: bool = False,
+    memo: HashMemo | None = None,
 ) -> list[Reason]:
     """Outputs: not in cache, deleted, or modified."""
     recorded = records_by_path(entry, "outs")
     reasons: list[Reason] = []
     for out in stage.outs:
-        state = out_state(ctx, stage, out, recorded.get(out.path))
+        state = out_state(ctx, stage, out, recorded.get(out.path), memo)
         if state in (DELETED, NOT_IN_CACHE) and allow_missing:
             continue
         if state:
@@ -203,12 +227,18 @@ def out_reasons(
     return reasons
 
 
-def out_state(ctx: RunContext, stage: Stage, out: Out, record: dict[str, Any] | None) -> str:
+def out_state(
+    ctx: RunContext,
+    stage: Stage,
+    out: Out,
+    record: dict[str, Any] | None,
+    memo: HashMemo | None = None,
+) -> str:
     """ "" if the output is intact, else "not in cache", "deleted" or "modified"."""
     info = HashInfo.from_record(record) if record else None
     if info is not None and out.cache and not in_cache(ctx, info):
         return NOT_IN_CACHE
-    return compare(ctx, stage.abspath(ctx.root, out.path), record)
+    return compare(ctx, stage.abspath(ctx.root, out.path), record, memo)
 
 
 def in_cache(ctx: RunContext, info: HashInfo) -> bool:

@@ -372,6 +372,11 @@ def _read_rules(full: str, name: str, dirrel: str) -> list[Rule]:
             lines = fobj.readlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise IgnoreFileError(f"unable to read '{name}': {exc}") from exc
+    return compile_rules(lines, name, dirrel)
+
+
+def compile_rules(lines: list[str], name: str, dirrel: str) -> list[Rule]:
+    """The rules of one `.dvcignore` (``name``, in directory ``dirrel``), in file order."""
     rules = []
     for lineno, raw in enumerate(lines, start=1):
         text = raw.strip()

@@ -12,7 +12,7 @@ itself rather than from the disk.
 
 from __future__ import annotations
 
-from labrun.ignore import IgnoreFileError, Rule, RuleSet, compile_rule, reanchor
+from labrun.ignore import IgnoreFileError, Rule, RuleSet, compile_rule, compile_rules
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
@@ -60,22 +60,5 @@ def _extended(source: FileSource, parent: RuleSet, dirrel: str) -> RuleSet:
         lines = source.read_text(name).splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise IgnoreFileError(f"unable to read '{name}': {exc}") from exc
-    rules: list[Rule] = []
-    for lineno, raw in enumerate(lines, start=1):
-        text = raw.strip()
-        if not text or text.startswith("#"):
-            continue
-        try:
-            # validity and no-ops are judged on the line as written, before re-anchoring
-            rule = compile_rule(text, source=name, line=lineno, text=text)
-            if rule is not None and dirrel:
-                pattern = reanchor(text, dirrel, verbatim_dir=True)
-                rule = compile_rule(pattern, source=name, line=lineno, text=text)
-        except ValueError as exc:
-            raise IgnoreFileError(
-                f"invalid pattern '{text}' in '{name}', line {lineno}: {exc}",
-                hint="fix or remove that line",
-            ) from exc
-        if rule is not None:
-            rules.append(rule)
+    rules = compile_rules(lines, name, dirrel)
     return parent.extended(rules) if rules else parent

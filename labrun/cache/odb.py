@@ -332,7 +332,7 @@ class LocalObjectStore:
         """Store one file unless its object exists or is in the batch already."""
         if size > _WHOLE:
             return self._ingest_stream(path, batch)
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = fsutil.open_read(path)
         try:
             data = read_small(fd, size)
         finally:
@@ -356,10 +356,10 @@ class LocalObjectStore:
         or after a crash) either empty, which :meth:`exists` takes for absent,
         or whole. That saves a third of the system calls of storing a small file.
         """
-        dst = self.path_of(oid)
-        self._makedirs(os.path.dirname(dst))
+        folder = self._bases[False] + oid[:2]  # path_of, without splitting it again
+        self._makedirs(folder)
         try:
-            fsutil.write_new(dst, data, PROTECTED_MODE)
+            fsutil.write_new(f"{folder}{os.sep}{oid[2:]}", data, PROTECTED_MODE)
         except FileExistsError:
             return self.exists(oid)
         return True
@@ -368,7 +368,7 @@ class LocalObjectStore:
         base = self._base(False)
         self._makedirs(base)
         tmp = os.path.join(base, f".{fsutil.unique_suffix()}.tmp")  # oid unknown until read
-        src_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        src_fd = fsutil.open_read(path)
         try:
             dst_fd = fsutil.open_new(tmp, PROTECTED_MODE)
             try:

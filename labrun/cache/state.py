@@ -111,6 +111,7 @@ class DirListing:
     files: tuple[FileStat, ...]
 
 
+_FIRST = operator.itemgetter(0)
 _TOKEN_FIELDS = operator.itemgetter(0, 2, 3, 4)  # relpath, ino, mtime_ns, size
 _TOKEN_LINE = "%s\0%d\0%d\0%d".__mod__
 
@@ -284,7 +285,7 @@ class State:
             (_key(path), flag, _ino(st.st_ino), st.st_mtime_ns, st.st_size, md5)
             for path, st, md5 in items
         ]
-        rows.sort()  # B-tree inserts in key order take half the time of scattered ones
+        rows.sort(key=_FIRST)  # B-tree inserts in key order take half the time of scattered ones
         if rows:
             self._write(rows)
 
@@ -298,7 +299,7 @@ class State:
         """
         top = os.path.abspath(os.fspath(path))
         cut = len(top) + 1
-        items = sorted((p[cut:].replace(os.sep, "/"), p, st) for p, st, _ in files)
+        items = sorted(((p[cut:].replace(os.sep, "/"), p, st) for p, st, _ in files), key=_FIRST)
         token = _token([(rel, p, st.st_ino, st.st_mtime_ns, st.st_size) for rel, p, st in items])
         row = (_key(top), int(info.legacy), token, info.md5, info.size, info.nfiles)
         self._transaction([(_INSERT_DIR, [row])])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import posixpath
 from collections.abc import Mapping
+from functools import cached_property
 
 from labrun.errors import FileFormatError, LabrunError, TargetError, TemplateError
 from labrun.pipeline import files, schema
@@ -97,7 +98,7 @@ class PipelineFile:
         pipeline.context()  # as in DVC, `vars` errors surface when the file is loaded
         return pipeline
 
-    @property
+    @cached_property  # asked for every stage that has no `wdir`
     def dirname(self) -> str:
         """Project-relative directory of this file (``.`` for the root)."""
         return posixpath.dirname(self.relpath) or "."

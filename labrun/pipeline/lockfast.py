@@ -6,8 +6,8 @@ splitting it into entries) took about as long as all the rest of a no-op
 then per stage `cmd` on one line and its `deps`, `params` and `outs` in block
 style, every record `path`, `hash`, `md5`, `size` (+ `nfiles`, `isexec`) one
 scalar a line. :func:`read_lock` reads exactly that, checking each value with
-the schema's own rules as it goes; a single regular expression takes a whole
-dependency or output record at a time.
+the schema's own rules as it goes: one regular expression takes a whole usual
+entry, another each of its dependency and output records.
 
 An entry it cannot follow line by line (a folded command, nested params, a
 `files` list...) is read on its own by `yamlfast.load_simple` and checked
@@ -54,9 +54,10 @@ _ENTRY_END = re.compile(r"\n(?=  [^ \-\n]|[^ \n])")
 
 # A dependency or output record exactly as DVC 3 writes it. The path and the md5 each
 # have two groups: the first takes the usual text, whose value is that text as it is
-# (a path of letters, digits, `/._-` with no space; an md5 with a letter other than `b`
-# and `e`, so that it cannot be read as a number); the second anything else, which
-# `read_scalar` reads and the schema's rules then check.
+# (a path that starts with a letter, `_` or `/` and has no space, `:` or `#`; 32 hex
+# digits, maybe `.dir`, with a letter other than `b` and `e`, so that YAML cannot read
+# them as a number); the second anything else, which `read_scalar` reads and the
+# schema's rules then check.
 _RECORD = re.compile(
     r"    - path: (?:([A-Za-z_/][^\n:# ]*)|([^\n]*))\n"
     r"      hash: md5\n"
@@ -64,6 +65,13 @@ _RECORD = re.compile(
     r"      size: ([0-9]+)\n"
     r"(?:      nfiles: ([0-9]+)\n)?"
     r"(?:      (isexec): true\n)?"
+)
+
+# The commonest entry: `cmd` on one line, then `deps` and `outs` blocks (no params).
+# The blocks are only delimited here; `_records` then reads them.
+_BLOCK = r"((?:    - [^\n]*\n(?:      [^\n]*\n)*)+)"
+_USUAL_ENTRY = re.compile(
+    rf"  [^\n]*\n    cmd: ([^\n]*)\n(?:    deps:\n{_BLOCK})?(?:    outs:\n{_BLOCK})?"
 )
 
 # The record keys whose value is one scalar, with the schema's rule for each.
@@ -132,10 +140,29 @@ class _LockReader:
         key = read_key(text[pos + 2 : line_end])
         if key is None or key[1] or not isinstance(key[0], str):
             raise NotSimple("stage key")
+        usual = _USUAL_ENTRY.match(text, pos)
+        if usual is not None and usual.end() == end:
+            try:
+                return key[0], self._usual(usual)
+            except NotSimple:
+                pass
         try:
             return key[0], self._fields(line_end + 1, end)
         except NotSimple:
             return key[0], self._generic(key[0], pos, end)
+
+    def _usual(self, found: re.Match[str]) -> dict[str, Any]:
+        """The entry `_USUAL_ENTRY` matched: its command, then its records."""
+        entry: dict[str, Any] = {"cmd": read_scalar(found[1])}
+        if not isinstance(entry["cmd"], str):
+            raise NotSimple("cmd")
+        for key, group in (("deps", 2), ("outs", 3)):
+            start, end = found.span(group)
+            if start >= 0:
+                entry[key], stop = self._records(start, end)
+                if stop != end:
+                    raise NotSimple("records")
+        return entry
 
     def _generic(self, name: str, pos: int, end: int) -> dict[str, Any]:
         """An entry in another layout: the simple YAML reader, then the schema."""

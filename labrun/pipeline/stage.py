@@ -143,6 +143,10 @@ def _is_normal(root: str) -> bool:
     return root == os.path.abspath(root)
 
 
+def _climbs(relpath: str) -> bool:
+    return relpath == os.pardir or relpath.startswith(os.pardir + os.sep)
+
+
 def relpath_in(path: str, root: str) -> str:
     """`os.path.relpath(path, root)`, without its cost when `path` lies inside `root`.
 
@@ -155,7 +159,7 @@ def relpath_in(path: str, root: str) -> str:
     size = len(root)
     if path.startswith(root) and path[size : size + 1] == os.sep and _is_normal(root):
         tail = path[size + 1 :]
-        if tail and os.path.normpath(tail) == tail:
+        if tail and os.path.normpath(tail) == tail and not _climbs(tail):
             return tail
     return os.path.relpath(path, root)
 

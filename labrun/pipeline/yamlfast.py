@@ -639,7 +639,14 @@ def is_simple_text(text: str) -> bool:
         >>> is_simple_text("a: 1\\n"), is_simple_text("a:\\tb\\n"), is_simple_text("---\\na: 1\\n")
         (True, False, False)
     """
-    return text.replace("\n", "").isprintable() and not _document_marker(text)
+    if text.isascii():  # the usual case, checked with one table lookup a byte
+        printable = not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
+    else:
+        printable = text.replace("\n", "").isprintable()
+    return printable and not _document_marker(text)
+
+
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\n"
 
 
 def load_simple(text: str) -> Any:

@@ -14,7 +14,6 @@ their objects in the cache. Frozen stages ignore their dependencies;
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from labrun.cache.hashing import HashInfo
 from labrun.cache.odb import read_manifest
@@ -23,6 +22,10 @@ from labrun.pipeline import files
 from labrun.pipeline.stage import Out, ParamsDep, Stage
 from labrun.record import field, record
 from labrun.repro.context import RunContext, records_by_path
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 DELETED, MODIFIED, NEW, NOT_IN_CACHE = "deleted", "modified", "new", "not in cache"
 

@@ -190,6 +190,19 @@ def test_temporary_names_of_a_forked_child_carry_its_own_pid() -> None:
     assert fsutil.unique_suffix().startswith(f"{os.getpid():x}")
 
 
+def test_open_read_leaves_the_access_time_alone(tmp_path: Path) -> None:
+    path = tmp_path / "fresh"
+    path.write_bytes(b"data")
+    st = path.stat()
+    os.utime(path, ns=(st.st_mtime_ns - 10**11, st.st_mtime_ns))  # relatime would update it
+    fd = fsutil.open_read(path)
+    try:
+        assert os.read(fd, 10) == b"data"
+    finally:
+        os.close(fd)
+    assert path.stat().st_atime_ns == st.st_mtime_ns - 10**11
+
+
 def test_try_reflink_either_clones_or_leaves_nothing(tmp_path: Path) -> None:
     (tmp_path / "src").write_bytes(b"clone me")
     for name in ("a", "b"):  # the second try may be answered from memory

@@ -20,6 +20,7 @@ from labrun.errors import LabrunError
 from labrun.pipeline.files import dump_yaml
 from labrun.pipeline.lockfast import read_lock
 from labrun.pipeline.lockfile import LockFile
+from labrun.pipeline.yamlfast import is_simple_text
 
 HERE = Path(__file__).parent
 COMPAT = HERE.parent / "compat"
@@ -304,3 +305,20 @@ def test_broken_lock_files_agree(seed: int) -> None:
 )
 def test_edge_cases_agree(text: str) -> None:
     assert_same(text)
+
+
+# --- the character check in front of both fast readers --------------------------------------
+
+
+def test_is_simple_text_is_the_printable_check_it_stands_for() -> None:
+    """ASCII text takes a byte-table check; it must agree with `str.isprintable`."""
+    rng = random.Random(7)
+    odd = [chr(i) for i in range(0x180)] + ["\u2028", "\x85", "\ufeff", "é", "😀", "\t"]
+    for _ in range(5000):
+        size = rng.randint(0, 40)
+        text = "".join(
+            rng.choice(odd) if rng.random() < 0.05 else rng.choice("ab \n:-.") for _ in range(size)
+        )
+        printable = text.replace("\n", "").isprintable()
+        marker = text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
+        assert is_simple_text(text) == (printable and not marker), repr(text)

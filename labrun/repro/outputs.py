@@ -100,9 +100,10 @@ def save_outs(ctx: RunContext, stage: Stage, *, commit: bool) -> SavedOuts:
     saved = SavedOuts()
     _check_not_tracked(ctx, stage)
     ignored = _ignored_by_git(ctx, stage)
+    recorded = records_by_path(ctx.recorded(stage), "outs")
     for out in stage.outs:
         path = stage.abspath(ctx.root, out.path)
-        info = _hash_out(ctx, stage, out, path)
+        info = _hash_out(ctx, stage, out, path, recorded.get(out.path))
         if out.cache and ctx.project.has_scm and path not in ignored:
             changed = gitignore.add_entry(path)
             if changed:
@@ -115,7 +116,10 @@ def save_outs(ctx: RunContext, stage: Stage, *, commit: bool) -> SavedOuts:
     return saved
 
 
-def _hash_out(ctx: RunContext, stage: Stage, out: Out, path: str) -> HashInfo:
+def _hash_out(
+    ctx: RunContext, stage: Stage, out: Out, path: str, record: dict[str, Any] | None
+) -> HashInfo:
+    """The output's hash; an unchanged DVC 2.x record keeps its legacy form, as in dvc."""
     shown = ctx.relpath(path)
     if not os.path.lexists(path):
         raise StageError(f"output '{shown}' does not exist")
@@ -123,7 +127,7 @@ def _hash_out(ctx: RunContext, stage: Stage, out: Out, path: str) -> HashInfo:
         raise StageError(f"output '{shown}' is not a file or directory")
     if out.is_metric and os.path.isfile(path) and not _is_text(path):
         raise StageError(f"binary file '{path}' cannot be used as metrics.")
-    info = ctx.hash_path(path)
+    info = _hash_keeping_legacy(ctx, path, record)
     assert info is not None
     if info.is_dir and info.nfiles == 0:
         ctx.warn(f"'{shown}' is empty.")
@@ -171,10 +175,10 @@ def _check_not_tracked(ctx: RunContext, stage: Stage) -> None:
 def commit_path(ctx: RunContext, info: HashInfo, path: str) -> None:
     """Store a file or directory in the cache, then link the workspace copy per `cache.type`."""
     if info.is_dir:
-        listing = ctx.state.build_dir(path, ctx.ignore)
-        add_tree(ctx.odb, path, listing.manifest)
+        listing = ctx.state.build_dir(path, ctx.ignore, legacy=info.legacy)
+        add_tree(ctx.odb, path, listing.manifest, legacy=info.legacy)
     else:
-        ctx.odb.add(info.md5, path)
+        ctx.odb.add(info.md5, path, legacy=info.legacy)
     ctx.workspace.checkout(info, path, relink=True)
 
 

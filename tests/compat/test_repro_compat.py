@@ -58,10 +58,6 @@ _EXEC_MODE = (
 KNOWN: dict[tuple[str, str], str] = {
     ("test_first_repro_workspace", "14-isexec"): _EXEC_MODE,
     ("test_scenario", "14-isexec"): _EXEC_MODE,
-    ("test_scenario", "31-legacy-lock"): (
-        "an unchanged DVC 2.x output record (no `hash:`) is rewritten in 3.x form and its "
-        "object copied to files/md5, after a restore and after a run; dvc keeps it legacy"
-    ),
 }
 
 

@@ -782,3 +782,20 @@ def test_busy_project_lock_waits_with_a_message_then_fails(tmp_project: TmpProje
     assert res.returncode == 0, res.stderr
     assert "waiting up to 3 s" in res.stderr
     assert (tmp_project.root / "out.txt").read_text() == "hi\n"
+
+
+def test_an_executable_output_keeps_the_mode_its_command_gave_it(make_project: Make) -> None:
+    """DVC quirk: dvc re-copies the file from the cache after the run and adds only u+x
+    (755 becomes 744); labrun leaves the copy the command wrote. A restore from the
+    cache gives u+x, as dvc does."""
+    stages = "stages:\n  tool:\n    cmd: cp data.txt tool.sh && chmod 755 tool.sh\n"
+    stages += "    deps: [data.txt]\n    outs: [tool.sh]\n"
+    proj = make_project({"dvc.yaml": stages, "data.txt": "#!/bin/sh\n"})
+    repro(proj)
+    tool = proj.root / "tool.sh"
+    assert tool.stat().st_mode & 0o777 == 0o755
+    assert lock(proj)["tool"]["outs"][0]["isexec"] is True
+    tool.unlink()
+    _, rec = repro(proj)
+    assert restored(rec) == ["tool"]
+    assert tool.stat().st_mode & 0o100

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from labrun.cache.hashing import HashInfo
-from labrun.cache.links import Linker, Workspace, parse_link_types
 from labrun.cache.odb import LocalObjectStore
 from labrun.cache.state import State
 from labrun.ignore import DvcIgnore
@@ -20,8 +19,12 @@ from labrun.pipeline.lockfile import LockFile, lock_relpath
 from labrun.pipeline.stage import Stage
 from labrun.project import Project
 from labrun.record import field, record
-from labrun.repro.checkpoint import CheckpointHook
 from labrun.repro.events import NullReporter, Reporter, Warning_
+
+TYPE_CHECKING = False  # imported for the type checker only: `status` never links nor signals
+if TYPE_CHECKING:
+    from labrun.cache.links import Workspace
+    from labrun.repro.checkpoint import CheckpointHook
 
 Confirm = Callable[[str], bool]
 
@@ -34,7 +37,6 @@ class RunContext:
     state: State
     odb: LocalObjectStore
     ignore: DvcIgnore
-    workspace: Workspace
     lockfiles: dict[str, LockFile] = field(default_factory=dict)
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     reporter: Reporter = field(default_factory=NullReporter)
@@ -45,6 +47,8 @@ class RunContext:
     recorded_outs: dict[str, str] = field(default_factory=dict)
     confirm: Confirm | None = None  # asks the user before a stage runs (`-i`)
     checkpoint: CheckpointHook | None = None  # set by `exp run`: checkpoint stages signal it
+    linked: Workspace | None = None  # built by `workspace` when first needed
+    link_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def warn(self, message: str, stage: str = "") -> None:
         """Report a warning event."""
@@ -57,9 +61,18 @@ class RunContext:
         jobs = cfg.get("core", "checksum_jobs")  # unset: the memo picks by core count
         state = State.for_project(project.root, jobs=jobs if isinstance(jobs, int) else None)
         odb = LocalObjectStore(cfg.cache_dir, shared=cfg.cache_shared == "group")
-        ignore = DvcIgnore(project.root)
-        linker = Linker(parse_link_types(list(cfg.cache_types)))
-        return cls(project, state, odb, ignore, Workspace(odb, linker, state, ignore))
+        return cls(project, state, odb, DvcIgnore(project.root))
+
+    @property
+    def workspace(self) -> Workspace:
+        """Puts data from the cache into the work tree per `cache.type` (built once)."""
+        with self.link_lock:
+            if self.linked is None:
+                from labrun.cache.links import Linker, Workspace, parse_link_types
+
+                types = parse_link_types(list(self.project.config.cache_types))
+                self.linked = Workspace(self.odb, Linker(types), self.state, self.ignore)
+            return self.linked
 
     @property
     def root(self) -> str:

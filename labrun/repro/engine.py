@@ -17,7 +17,6 @@ from labrun.pipeline.interpolate import ParsingConfig
 from labrun.pipeline.stage import Stage
 from labrun.pipeline.targets import Collector
 from labrun.project import Project
-from labrun.repro.checkpoint import CheckpointHook
 from labrun.repro.context import Confirm, RunContext
 from labrun.repro.events import Reporter, RunFinished, Warning_
 from labrun.repro.options import ReproOptions
@@ -25,8 +24,9 @@ from labrun.repro.plan import Plan, make_plan, single_item_plan
 from labrun.repro.status import HashMemo, StageStatus, stage_status
 from labrun.scm.gitignore import discovery_filter, explain_dvcignored
 
-TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+TYPE_CHECKING = False  # for the type checker only: importing these costs start-up time
 if TYPE_CHECKING:
+    from labrun.repro.checkpoint import CheckpointHook
     from labrun.repro.scheduler import RunResult
 
 LOCK_TIMEOUT = 3.0

@@ -1,7 +1,8 @@
 """Random experiment names: ``<adjective>-<noun>``, chosen before the run starts.
 
-The generator is private (a user's ``random.seed`` does not make names
-repeat), and a name is redrawn until it is free under the baseline.
+Words are drawn from the operating system's random source (a user's
+``random.seed`` cannot make names repeat, and the `random` module, slow to
+import, is not needed), and a name is redrawn until it is free under the baseline.
 
     >>> name = random_name(set())
     >>> adjective, noun = name.split("-")
@@ -11,8 +12,8 @@ repeat), and a name is redrawn until it is free under the baseline.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Container
+import os
+from collections.abc import Container, Sequence
 
 _ADJECTIVES_TEXT = """
 agile amber ample angry antsy apish arced ashen awake azure balmy bared basic beady beefy
@@ -71,12 +72,21 @@ zebu zero zinc zone
 ADJECTIVES = tuple(_ADJECTIVES_TEXT.split())
 NOUNS = tuple(_NOUNS_TEXT.split())
 
-_rng = random.Random()
+_DRAW_LIMIT = 1 << 32
+
+
+def _choice(words: Sequence[str]) -> str:
+    """A uniformly drawn word (draws past the last whole multiple are redrawn: no bias)."""
+    bound = _DRAW_LIMIT - _DRAW_LIMIT % len(words)
+    while True:
+        draw = int.from_bytes(os.urandom(4), "big")
+        if draw < bound:
+            return words[draw % len(words)]
 
 
 def random_name(taken: Container[str]) -> str:
     """A fresh ``adjective-noun`` name not in ``taken``."""
     while True:
-        name = f"{_rng.choice(ADJECTIVES)}-{_rng.choice(NOUNS)}"
+        name = f"{_choice(ADJECTIVES)}-{_choice(NOUNS)}"
         if name not in taken:
             return name

@@ -74,8 +74,12 @@ def apply_overrides(root: str, overrides: Mapping[str, Sequence[Override]]) -> l
     return list(overrides)
 
 
-def edit_text(file: str, text: str | None, overrides: Sequence[Override]) -> str:
+def edit_text(
+    file: str, text: str | None, overrides: Sequence[Override], *, fast: bool = True
+) -> str:
     """The new content of params file `file` (None: missing) after `overrides`.
+
+    ``fast=False`` always takes ruamel's round trip for YAML (the reference).
 
     >>> edit_text("p.json", '{"a": {"b": 1},\\n "c": [1, 2]}', [parse_override("p.json", "a.b=5")])
     '{"a": {"b": 5}, "c": [1, 2]}'
@@ -84,6 +88,10 @@ def edit_text(file: str, text: str | None, overrides: Sequence[Override]) -> str
     suffix = os.path.splitext(file)[1].lower()
     if suffix == ".py":
         return _edit_python(file, text or "", overrides)
+    if fast and suffix not in (".json", ".toml"):
+        edited = edit_canonical_yaml(text, overrides)
+        if edited is not None:
+            return edited
     document = _load(suffix, file, text)
     updated = new_values(_plain(document), overrides)
     try:
@@ -92,6 +100,74 @@ def edit_text(file: str, text: str | None, overrides: Sequence[Override]) -> str
         return _dump(suffix, document)
     except Exception as exc:  # tomlkit cannot hold None, ruamel some objects: as DVC, unexpected
         raise OverrideError(f"unexpected error - {exc}") from exc
+
+
+def edit_canonical_yaml(text: str | None, overrides: Sequence[Override]) -> str | None:
+    """The edit of a YAML text that is exactly as ruamel.yaml writes its values; else None.
+
+    Such a text (no comments, block style, the quotes and number forms ruamel
+    picks) survives ruamel's round trip unchanged, so the edited file is the
+    dump of the new values, which the fast writer makes without importing
+    ruamel. None (use the round trip) for any other text, and whenever the
+    overrides need Hydra or fail (the round trip words the errors).
+
+        >>> set_lr = parse_overrides(["train.lr=1"])["params.yaml"]
+        >>> edit_canonical_yaml("train:\\n  lr: 0.1\\n", set_lr)
+        'train:\\n  lr: 1\\n'
+        >>> edit_canonical_yaml("train:\\n  lr: 0.1  # rate\\n", set_lr)
+    """
+    from labrun.pipeline.yamlemit import dump_simple
+    from labrun.pipeline.yamlfast import NotSimple, load_simple
+
+    if not text:
+        return None
+    try:
+        data = load_simple(text)
+    except NotSimple:
+        return None
+    if type(data) is not dict or not _is_simple_data(data) or not _floats_kept(data):
+        return None
+    if dump_simple(data) != text:
+        return None
+    try:
+        updated = _simple_values(data, overrides)
+    except OverrideError:
+        return None
+    return None if updated is None else dump_simple(_merged(data, updated))
+
+
+def _merged(document: dict[str, Any], updated: dict[str, Any]) -> dict[str, Any]:
+    """`updated` in the key order `_merge` and `_remove_missing` leave in `document`.
+
+    Keys kept from the document keep their place (even if deleted and added again);
+    new keys follow, in the order they were added.
+    """
+    merged: dict[str, Any] = {}
+    for key, old in document.items():
+        if key in updated:
+            new = updated[key]
+            both = isinstance(old, dict) and isinstance(new, dict)
+            merged[key] = _merged(old, new) if both else new
+    for key, new in updated.items():
+        merged.setdefault(key, new)
+    return merged
+
+
+def _floats_kept(value: Any) -> bool:
+    """Whether ruamel's round trip writes every float back as it reads it.
+
+    It rebuilds a float from its digits; in exponent form it truncates instead of
+    rounding, which changes some mantissas of 13 digits or more (`1e-05` is kept,
+    `3.7759732760882926e-06` becomes `...925e-06`).
+    """
+    if isinstance(value, dict):
+        return all(_floats_kept(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_floats_kept(v) for v in value)
+    if type(value) is not float:
+        return True
+    mantissa, exponent, _ = repr(value).partition("e")
+    return not exponent or len(mantissa.lstrip("-").replace(".", "").lstrip("0")) <= 12
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -227,14 +303,21 @@ def new_values(data: Any, overrides: Sequence[Override]) -> Any:
     {'a': {'b': 2}, 'c': 'x'}
     """
     if isinstance(data, dict) and _is_simple_data(data):
-        updated = _plain(data)
-        try:
-            for override in overrides:
-                _apply_simple(updated, override)
+        updated = _simple_values(data, overrides)
+        if updated is not None:
             return updated
-        except _Fallback:
-            pass
     return _apply_reference(_plain(data), overrides)
+
+
+def _simple_values(data: dict[str, Any], overrides: Sequence[Override]) -> Any:
+    """`new_values` by the small interpreter; None when Hydra must decide."""
+    updated = _plain(data)
+    try:
+        for override in overrides:
+            _apply_simple(updated, override)
+    except _Fallback:
+        return None
+    return updated
 
 
 def _is_simple_data(value: Any) -> bool:
@@ -572,6 +655,7 @@ __all__ = [
     "OverrideError",
     "apply_overrides",
     "check_no_sweeps",
+    "edit_canonical_yaml",
     "edit_text",
     "expand_sweeps",
     "format_overrides",

@@ -9,8 +9,8 @@ None) and the caller dumps with ruamel, the reference, instead. It declines on:
 
 - anything that is not exactly one of those types (subclasses, tuples, dates),
   a root that is not a dict, a container seen twice (ruamel writes an anchor);
-- a quoted string that would cross column 80 (plain ones are folded as ruamel
-  folds them);
+- a single-quoted string that would cross column 80 (plain and double-quoted ones
+  are folded as ruamel folds them);
 - a key that is not a plain scalar, or that would cross column 80 (ruamel
   breaks such a key across lines if it holds spaces, and writes `? key` from
   123 characters on);
@@ -170,6 +170,54 @@ def _fold_plain(text: str, column: int, indent: int) -> str:
     return "".join(out)
 
 
+def _fold_double(text: str, column: int, indent: int) -> str:
+    """A printable ASCII string in double quotes, from `column`, folded as ruamel folds it.
+
+    `"` and `\\` are escaped. Where the line would pass column 80, at a space or
+    right after an escape, the line ends (with a `\\` unless the break can stand
+    for the space that follows) and goes on at `indent`.
+
+        >>> print(_fold_double("say 'hi' " * 9, 5, 2))
+        "say 'hi' say 'hi' say 'hi' say 'hi' say 'hi' say 'hi' say 'hi' say 'hi' say
+          'hi' "
+    """
+    out = ['"']
+    column += 1
+    start, last = 0, len(text) - 1
+    for end, char in enumerate(text):
+        if char in '"\\':
+            out += [text[start:end], "\\", char]
+            column += end - start + 2
+            start = end + 1
+        if 0 < end < last and (char == " " or start >= end) and column + end - start > _WIDTH:
+            backslash = _break_needs_backslash(text, start, end)
+            piece = text[start:end] + ("\\" if backslash else "")
+            out += [piece, "\n", " " * indent]
+            column, start = indent, max(start, end)
+            if text[start] == " ":
+                if backslash:
+                    out.append("\\")
+                    column += 1
+                else:
+                    start += 1  # the line break reads back as this space
+    out += [text[start:], '"']
+    return "".join(out)
+
+
+def _break_needs_backslash(text: str, start: int, end: int) -> bool:
+    """Whether ruamel ends a double-quoted line broken at `end` with a `\\`.
+
+    It leaves it out when the break can be read back as a space: the line breaks at
+    a single space with text before it, and no quote comes before the next space,
+    which must be followed by a non-space.
+    """
+    space = text.find(" ", end)
+    if space < 0 or space + 1 >= len(text) or start == end:
+        return True
+    word = text[end:space]
+    return '"' in word or "'" in word or text[space + 1] == " " or text[end - 1 : end + 1] == "  "
+
+
 def _key_head(lead: str, key: Any) -> str:
     """`lead` and the key with its colon; the key must be plain and end by column 80."""
     if type(key) is not str or not key or len(lead) + len(key) > _WIDTH:
@@ -195,9 +243,12 @@ class _Writer:
         """`head` (`key: ` or `- `) and a scalar, its continuation lines (if any) at `indent`."""
         text = self.scalar(value)
         if len(head) + len(text) > _WIDTH:
-            if text[0] in "'\"[{":  # quoted or flow: ruamel folds those differently
+            if text[0] == '"':
+                text = _fold_double(value, len(head), indent)
+            elif text[0] in "'[{":  # single-quoted or flow: left to ruamel
                 raise _Decline("long quoted string")
-            text = _fold_plain(text, len(head), indent)
+            else:
+                text = _fold_plain(text, len(head), indent)
         self.out.append(head + text + "\n")
 
     def scalar(self, value: Any) -> str:

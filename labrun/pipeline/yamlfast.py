@@ -3,7 +3,7 @@
 Importing a YAML library costs a quarter of the start-up time of a command
 such as `labrun stage list`, while the files those commands read use a small
 part of YAML: block mappings and sequences, one-line scalars (plain and
-single-quoted ones may go on over further lines, as ruamel.yaml writes long
+quoted ones may go on over further lines, as ruamel.yaml writes long
 values), one-line flow collections, literal and folded block scalars, and
 comments. `load_simple` reads exactly that subset and raises `NotSimple` for
 anything else, so that the caller hands the text to the full reader, which also
@@ -41,7 +41,7 @@ class NotSimple(Exception):
 
 
 class _MultiLine(NotSimple):
-    """A single-quoted scalar goes on past the end of its first line."""
+    """A quoted scalar goes on past the end of its first line."""
 
 
 # --- YAML 1.2 scalar resolution (ruamel.yaml's safe loader semantics) -------------------
@@ -249,13 +249,38 @@ def _double_quoted(text: str, start: int) -> tuple[str, int]:
     while True:
         close = text.find('"', begin)
         if close < 0:
-            raise NotSimple("multi-line double-quoted scalar")
+            raise _MultiLine()
         slash = text.find("\\", begin, close)
         if slash < 0:
             parts.append(text[begin:close])
             return "".join(parts), close + 1
         parts.append(text[begin:slash])
         char, begin = _escape(text, slash + 1)
+        parts.append(char)
+
+
+def _double_line(line: str) -> tuple[str, int]:
+    """A line of a double-quoted scalar that spans lines: (its text, where it stops).
+
+    It stops after the closing quote (the index returned), at the end of the line
+    (-1: the text has lost its trailing spaces, which a line break folds away, but
+    not its escaped ones) or at an escaped line break, a `\\` last (-2).
+    """
+    parts: list[str] = []
+    begin = 0
+    while True:
+        stop = begin
+        while stop < len(line) and line[stop] not in '"\\':
+            stop += 1
+        parts.append(line[begin:stop])
+        if stop == len(line):
+            parts[-1] = parts[-1].rstrip(" ")
+            return "".join(parts), -1
+        if line[stop] == '"':
+            return "".join(parts), stop + 1
+        if stop == len(line) - 1:
+            return "".join(parts), -2
+        char, begin = _escape(line, stop + 1)
         parts.append(char)
 
 
@@ -540,9 +565,11 @@ class _Reader:
         return resolve_plain("".join(parts)), end
 
     def _quoted_lines(self, index: int, text: str, parent: int) -> tuple[str, int]:
-        """A single-quoted scalar over several lines (as ruamel writes long ones), folded."""
+        """A quoted scalar over several lines (as ruamel writes long ones), folded."""
         if parent < 0:
             raise NotSimple("multi-line quoted scalar")
+        if text[0] == '"':
+            return self._double_lines(index, text, parent)
         parts, empty = [text[1:].rstrip(" ")], 0
         for number in range(index + 1, len(self.lines)):
             line = self.lines[number]
@@ -558,6 +585,32 @@ class _Reader:
                 _check_tail(body, close + 1)
                 return "".join(parts).replace("''", "'"), number + 1
             empty = 0
+        raise NotSimple("multi-line quoted scalar")
+
+    def _double_lines(self, index: int, text: str, parent: int) -> tuple[str, int]:
+        """A double-quoted scalar over several lines (ruamel folds long ones), folded.
+
+        A line break reads as a space (as many line feeds as empty lines follow it,
+        if any); an escaped one (`\\` last on the line) as nothing.
+        """
+        value, stop = _double_line(text[1:])
+        parts, empty = [value], 0
+        for number in range(index + 1, len(self.lines)):
+            line = self.lines[number]
+            body = line.lstrip(" ")
+            if not body or len(line) - len(body) <= parent:
+                if body or stop == -2:
+                    raise NotSimple("multi-line quoted scalar")
+                empty += 1
+                continue
+            if stop == -1:
+                parts.append("\n" * empty or " ")
+            value, stop = _double_line(body)
+            parts.append(value)
+            empty = 0
+            if stop >= 0:
+                _check_tail(body, stop)
+                return "".join(parts), number + 1
         raise NotSimple("multi-line quoted scalar")
 
     def _block_scalar(self, index: int, text: str, parent: int) -> tuple[str, int]:
@@ -653,7 +706,7 @@ def load_simple(text: str) -> Any:
     """The value of a YAML document that keeps to the simple subset (None when empty).
 
     Raises NotSimple for anything beyond it: tabs, anchors, aliases, tags,
-    directives, document markers, multi-line double-quoted or flow scalars,
+    directives, document markers, multi-line flow scalars,
     duplicate or complex keys, control characters and any text the full reader
     would reject.
 

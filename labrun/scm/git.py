@@ -248,11 +248,90 @@ def check_ref_format(ref: str) -> bool:
 
 
 def update_ref(root: str, ref: str, sha: str, message: str = "", old: str | None = None) -> None:
-    """Point ``ref`` at ``sha`` atomically; with ``old``, only if it still points there."""
+    """Point ``ref`` at ``sha`` atomically; with ``old``, only if it still points there.
+
+    A plain update of a ref without a reflog is written in-process as Git writes
+    it (`<ref>.lock`, then a rename); anything else goes to `git update-ref`.
+    """
+    if old is None and _write_loose_ref(git_dir(root), ref, sha):
+        return
     args = ["update-ref", "-m", message or f"labrun: update {ref}", ref, sha]
     if old is not None:
         args.append(old)
     run_git(root, args)
+
+
+def _write_loose_ref(gdir: str, ref: str, sha: str) -> bool:
+    """Write ``ref`` as a loose ref file; False (nothing done) when Git must do it.
+
+    Git must when the refs are not stored as files (reftable), when the ref keeps a
+    reflog or a config might ask for one, or when the ref or its lock is in the way.
+    """
+    base = common_dir(gdir)
+    if len(sha) != 40 or not ref.startswith("refs/") or not check_ref_format(ref):
+        return False
+    if os.path.exists(os.path.join(base, "reftable")) or _may_log(base, ref):
+        return False
+    path = os.path.join(base, *ref.split("/"))
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path + ".lock", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError:
+        return False
+    try:
+        os.write(fd, f"{sha}\n".encode("ascii"))
+    finally:
+        os.close(fd)
+    try:
+        os.replace(path + ".lock", path)
+    except OSError:
+        os.unlink(path + ".lock")
+        return False
+    return True
+
+
+def _may_log(base: str, ref: str) -> bool:
+    """Whether Git would append to a reflog for ``ref`` (or might).
+
+    It would if the reflog exists, or if a config sets `core.logAllRefUpdates` to
+    `always` (its usual `true` logs only branches, remote refs, notes and HEAD).
+    """
+    if os.path.exists(os.path.join(base, "logs", *ref.split("/"))):
+        return True
+    home = os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    configs = (
+        os.path.join(base, "config"),
+        os.path.join(home, ".gitconfig"),
+        os.path.join(xdg, "git", "config"),
+        os.environ.get("GIT_CONFIG_GLOBAL") or "",
+        os.environ.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig",
+    )
+    for config in configs:
+        try:
+            with open(config, "rb") as stream:
+                text = stream.read().lower()
+        except OSError:
+            continue
+        if b"logallrefupdates" in text and _logs_all(text):
+            return True
+    return "GIT_CONFIG_PARAMETERS" in os.environ or "GIT_CONFIG_COUNT" in os.environ
+
+
+_BOOLEANS = frozenset([b"", b"true", b"false", b"yes", b"no", b"on", b"off", b"1", b"0"])
+
+
+def _logs_all(config: bytes) -> bool:
+    """A (lower-cased) config text sets logAllRefUpdates to anything but a boolean.
+
+    >>> _logs_all(b"[core]\\n\\tlogallrefupdates = true\\n"), _logs_all(b"logallrefupdates=always")
+    (False, True)
+    """
+    for line in config.splitlines():
+        key, _, value = line.partition(b"=")
+        if key.strip() == b"logallrefupdates" and value.split(b"#")[0].strip() not in _BOOLEANS:
+            return True
+    return False
 
 
 def delete_refs(root: str, refs: Sequence[str]) -> None:
@@ -280,26 +359,22 @@ def snapshot_tree(
     are added even if Git ignores them; ``overlay`` maps paths (relative to
     ``root``) to files whose content replaces theirs in the tree only (queued
     experiments carry their edited params files this way).
-    """
-    import shutil
-    import tempfile
 
+    Paths the index already tracks are staged by `git add -u` with every other
+    tracked change, so usually no further `git` run is needed for them.
+    """
     gdir = git_dir(root)
-    fd, tmp_index = tempfile.mkstemp(prefix="labrun-index-", dir=gdir)
-    os.close(fd)
+    tmp_index = _private_index(gdir)
     try:
-        real = os.path.join(gdir, "index")
         env = {"GIT_INDEX_FILE": tmp_index}
-        if os.path.exists(real):
-            shutil.copyfile(real, tmp_index)
-        else:
-            os.unlink(tmp_index)
+        tracked = _copy_index(gdir, tmp_index)
+        if tracked is None:
             run_git(root, ["read-tree", "HEAD"], env=env)
+            tracked = set()
         run_git(root, ["add", "-u", "--", ":/"], env=env)
+        prefix = _worktree_prefix(root)
         wanted = [p for p in paths if os.path.lexists(os.path.join(root, p))]
-        keep = sorted(set(wanted) - ignored(root, wanted))
-        if keep:
-            run_git(root, ["add", "--", *keep], env=env)
+        _add_unignored(root, [p for p in wanted if prefix + p not in tracked], env)
         if forced:
             run_git(root, ["add", "-f", "--", *forced], env=env)
         if overlay:
@@ -308,6 +383,77 @@ def snapshot_tree(
     finally:
         if os.path.exists(tmp_index):
             os.unlink(tmp_index)
+
+
+def _private_index(gdir: str) -> str:
+    """A new, empty file in the Git directory to hold the private index."""
+    import time
+
+    while True:
+        path = os.path.join(gdir, f"labrun-index-{os.getpid()}-{time.monotonic_ns()}")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            continue
+        return path
+
+
+def _copy_index(gdir: str, target: str) -> set[str] | None:
+    """Copy the user's index to ``target``; the paths it tracks (None: there is no index).
+
+    An index in a format :func:`index_paths` does not read gives an empty set,
+    which only costs `git add` runs for paths that turn out to be tracked.
+    """
+    try:
+        with open(os.path.join(gdir, "index"), "rb") as stream:
+            data = stream.read()
+    except FileNotFoundError:
+        os.unlink(target)
+        return None
+    with open(target, "wb") as stream:
+        stream.write(data)
+    return index_paths(data) or set()
+
+
+def index_paths(data: bytes) -> set[str] | None:
+    """The paths of a Git index (versions 2 and 3, the usual ones); None for others.
+
+    >>> entry = bytes(60) + (9).to_bytes(2, "big") + b"params.yaml" + bytes(7)
+    >>> index_paths(b"DIRC" + (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + entry)
+    {'params.yaml'}
+    """
+    if data[:4] != b"DIRC" or data[4:8] not in (b"\0\0\0\2", b"\0\0\0\3"):
+        return None
+    paths: set[str] = set()
+    pos = 12
+    try:
+        for _ in range(int.from_bytes(data[8:12], "big")):
+            start = pos + (64 if data[pos + 60] & 0x40 and data[7] == 3 else 62)
+            end = data.index(b"\0", start)
+            paths.add(data[start:end].decode("utf-8", "surrogateescape"))
+            pos += (end - pos + 8) & ~7  # 1 to 8 NULs pad each entry to a multiple of 8
+    except (IndexError, ValueError):
+        return None
+    return paths
+
+
+def _worktree_prefix(root: str) -> str:
+    """The project's folder inside its Git work tree, with a final `/` ('' at the top)."""
+    top = find_worktree(root) or root
+    rel = os.path.relpath(os.path.abspath(root), top).replace(os.sep, "/")
+    return "" if rel == "." else rel + "/"
+
+
+def _add_unignored(root: str, paths: Sequence[str], env: dict[str, str]) -> None:
+    """`git add` the paths Git does not ignore (an ignored one makes `git add` fail)."""
+    if not paths:
+        return
+    try:
+        run_git(root, ["add", "--", *paths], env=env)
+    except GitError:
+        keep = sorted(set(paths) - ignored(root, paths))
+        if keep:
+            run_git(root, ["add", "--", *keep], env=env)
 
 
 def _overlay(root: str, overlay: dict[str, str], env: dict[str, str]) -> None:

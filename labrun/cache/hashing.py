@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from labrun.cache.workers import map_files, paused_gc
+from labrun.cache.workers import count_bytes, map_files, paused_gc
 from labrun.errors import LabrunError
 from labrun.fsutil import open_read
 
@@ -96,6 +96,7 @@ def _md5_rest(fd: int, digest: hashlib._Hash) -> str:
     view = _buffer()
     while n := os.readv(fd, [view]):
         digest.update(view[:n])
+        count_bytes(n)  # progress of big files (nothing unless a Meter counts this thread)
     return digest.hexdigest()
 
 
@@ -122,6 +123,7 @@ def md5_copy(src_fd: int, dst_fd: int, *, on_chunk: Callable[[int], None] | None
         while chunk:
             chunk = chunk[os.write(dst_fd, chunk) :]
         done += n
+        count_bytes(n)
         if on_chunk is not None:
             on_chunk(done)
     return digest.hexdigest()

@@ -9,6 +9,9 @@ Checkout only touches what differs: files whose content already matches are
 left alone, and a file labrun would have to delete or overwrite is only
 removed if its content is safe in the cache (or with ``force``).
 
+The files placed are counted, slice by slice, on the
+:class:`~labrun.cache.workers.Meter` current on the calling thread, if any.
+
     >>> import tempfile, pathlib
     >>> from labrun.cache.hashing import hash_file
     >>> from labrun.cache.odb import LocalObjectStore
@@ -27,17 +30,20 @@ import stat
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from labrun import fsutil
 from labrun.cache.hashing import HashInfo, HashingError, Manifest
 from labrun.cache.odb import ObjectNotFoundError, ObjectStore, read_manifest
 from labrun.cache.state import DirListing, Known, State
-from labrun.cache.workers import paused_gc
+from labrun.cache.workers import counted, current_meter, paused_gc
 from labrun.errors import ConfigError, LabrunError
 from labrun.ignore import DvcIgnore
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK_TYPES = ("reflink", "copy")
+_COUNT_EVERY = 256  # files placed between two counts on a meter
+T = TypeVar("T")
 
 
 class CheckoutError(LabrunError):
@@ -309,12 +315,27 @@ class Workspace:
                 self.linker.link(src, file)
                 placed.append((os.path.abspath(file), os.stat(file), md5))
 
-        try:
-            for item in todo:  # on one thread: see labrun.cache.workers
-                relink(item)
+        try:  # on one thread: see labrun.cache.workers
+            _each_counted(relink, todo, placed)
         finally:
             self.state.remember_stats(placed, legacy=legacy)
         return len(placed)
+
+
+def _each_counted(func: Callable[[T], None], items: Sequence[T], placed: list[Known]) -> None:
+    """``for item in items: func(item)``, counting slices of items on this thread's meter
+    (if any), with the bytes of the files *func* adds to *placed*."""
+    meter = current_meter()
+    if meter is None or meter.running or not items:
+        for item in items:
+            func(item)
+        return
+    with counted(len(items), None):
+        for start in range(0, len(items), _COUNT_EVERY):
+            part, before = items[start : start + _COUNT_EVERY], len(placed)
+            for item in part:
+                func(item)
+            meter.advance(len(part), sum(st.st_size for _, st, _ in placed[before:]))
 
 
 class _Checkout:
@@ -438,9 +459,8 @@ class _Checkout:
             if not self._place(rel, plan.wanted[rel], rel in fresh, placed):
                 missing.append(rel)
 
-        try:
-            for rel in todo:  # on one thread: see labrun.cache.workers
-                place(rel)
+        try:  # on one thread: see labrun.cache.workers
+            _each_counted(place, todo, placed)
         finally:  # what was written is known content: spare the next status a re-hash
             self.state.remember_stats(placed, legacy=self.legacy)
         if self.absent and self.info.is_dir and not missing:

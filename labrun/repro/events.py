@@ -98,6 +98,44 @@ class Output(Event):
 
 
 @record
+class DataStarted(Event):
+    """Files are about to be read or written: ``action`` is "hashing" (hashed, and stored
+    when committed), "linking" (workspace copies turned into links to the cache) or
+    "checkout"; ``path`` is the output (relative to the cwd); ``files`` and ``size``
+    (bytes, None when unknown) are the totals.
+
+    At most one data operation runs at a time per thread; ``DataProgress`` events
+    (at most ~10 a second) follow, then one ``DataFinished``, even on failure.
+    """
+
+    action: str = "hashing"
+    path: str = ""
+    files: int = 0
+    size: int | None = None
+
+
+@record
+class DataProgress(Event):
+    """Files and bytes of the current data operation done so far."""
+
+    action: str = "hashing"
+    path: str = ""
+    files: int = 0
+    size: int = 0
+
+
+@record
+class DataFinished(Event):
+    """The data operation ended (``ok`` False: it raised), with what it did."""
+
+    action: str = "hashing"
+    path: str = ""
+    files: int = 0
+    size: int = 0
+    ok: bool = True
+
+
+@record
 class RunFinished(Event):
     """The whole run is over; files that changed and should be added to Git."""
 
@@ -139,3 +177,29 @@ class NullReporter:
 
     def emit(self, event: Event) -> None:
         """Do nothing."""
+
+
+class DataEvents:
+    """Turns the counts of one data operation (a cache ``ProgressSink``) into events.
+
+    >>> rec = RecordingReporter()
+    >>> sink = DataEvents(rec, "checkout", "data")
+    >>> sink.started(2, None); sink.finished(2, 20, True)
+    >>> [type(e).__name__ for e in rec.events]
+    ['DataStarted', 'DataFinished']
+    """
+
+    def __init__(self, reporter: Reporter, action: str, path: str, stage: str = "") -> None:
+        self.reporter, self.action, self.path, self.stage = reporter, action, path, stage
+
+    def started(self, files: int, size: int | None) -> None:
+        """Emit :class:`DataStarted`."""
+        self.reporter.emit(DataStarted(self.stage, self.action, self.path, files, size))
+
+    def advanced(self, files: int, size: int) -> None:
+        """Emit :class:`DataProgress`."""
+        self.reporter.emit(DataProgress(self.stage, self.action, self.path, files, size))
+
+    def finished(self, files: int, size: int, ok: bool) -> None:
+        """Emit :class:`DataFinished`."""
+        self.reporter.emit(DataFinished(self.stage, self.action, self.path, files, size, ok))

@@ -24,11 +24,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from labrun.cache.commit import commit_dir, commit_file
+from labrun.cache.commit import commit_dir, commit_file, dir_hasher, single_file_hasher
 from labrun.cache.hashing import HashInfo, HashingError
 from labrun.cache.links import CheckoutError, Seen
 from labrun.cache.odb import add_tree, read_manifest
 from labrun.cache.state import DirListing
+from labrun.cache.workers import Meter
 from labrun.errors import LabrunError, TargetError
 from labrun.fsutil import atomic_write
 from labrun.pipeline import files
@@ -40,7 +41,7 @@ from labrun.pipeline.targets import Collector
 from labrun.project import Project
 from labrun.repro import outputs, status
 from labrun.repro.context import Confirm, RunContext, records_by_path
-from labrun.repro.events import LockWritten, NullReporter, Reporter
+from labrun.repro.events import DataEvents, LockWritten, NullReporter, Reporter
 from labrun.scm import git, gitignore
 
 Granular = tuple[Stage, str | None]  # a stage, and the path inside one of its outputs (or None)
@@ -287,15 +288,36 @@ def hash_output(
 
 
 def _hash_flavour(ctx: RunContext, path: str, *, legacy: bool, commit: bool = False) -> Hashed:
-    if os.path.isdir(path):
+    with data_progress(ctx, "hashing", path):
+        if os.path.isdir(path):
+            if commit:
+                listing = commit_dir(ctx.state, ctx.odb, path, ctx.ignore, legacy=legacy)
+            else:
+                listing = _build_dir(ctx, path, legacy=legacy)
+            return listing.info, listing
         if commit:
-            listing = commit_dir(ctx.state, ctx.odb, path, ctx.ignore, legacy=legacy)
-        else:
-            listing = ctx.state.build_dir(path, ctx.ignore, legacy=legacy)
-        return listing.info, listing
-    if commit:
-        return commit_file(ctx.state, ctx.odb, path, legacy=legacy), None
-    return ctx.state.hash_file(path, legacy=legacy), None
+            return commit_file(ctx.state, ctx.odb, path, legacy=legacy), None
+        hasher = single_file_hasher(legacy=legacy)
+        return ctx.state.hash_file(path, legacy=legacy, hasher=hasher), None
+
+
+@contextmanager
+def data_progress(ctx: RunContext, action: str, path: str) -> Iterator[None]:
+    """Report the data work done meanwhile on *path* (on this thread) as events.
+
+    Nothing is counted when nobody listens (a NullReporter).
+    """
+    if isinstance(ctx.reporter, NullReporter):
+        yield
+        return
+    with Meter(DataEvents(ctx.reporter, action, ctx.relpath(path))).current():
+        yield
+
+
+def _build_dir(ctx: RunContext, path: str, *, legacy: bool) -> DirListing:
+    """``ctx.state.build_dir``, with the files it reads counted (see :func:`data_progress`)."""
+    hasher = dir_hasher(legacy=legacy, jobs=ctx.state.jobs)
+    return ctx.state.build_dir(path, ctx.ignore, legacy=legacy, hasher=hasher)
 
 
 def _commit_hashed(ctx: RunContext, path: str, info: HashInfo, listing: DirListing | None) -> None:
@@ -308,10 +330,11 @@ def _commit_hashed(ctx: RunContext, path: str, info: HashInfo, listing: DirListi
 
 def link_output(ctx: RunContext, info: HashInfo, listing: DirListing | None, path: str) -> None:
     """Link a committed output's workspace copy per `cache.type`, and remember it."""
-    if listing is not None:
-        ctx.workspace.link_committed(listing, path)
-    else:
-        ctx.workspace.checkout(info, path, relink=True)
+    with data_progress(ctx, "linking", path):
+        if listing is not None:
+            ctx.workspace.link_committed(listing, path)
+        else:
+            ctx.workspace.checkout(info, path, relink=True)
     remember_links(ctx, [path])
 
 
@@ -823,7 +846,8 @@ def _present(ctx: RunContext, info: HashInfo, path: str) -> dict[str, str]:
     if not os.path.lexists(path):
         return {}
     if os.path.isdir(path) and not os.path.islink(path):
-        return dict(ctx.state.build_dir(path, ctx.ignore, legacy=info.legacy).manifest.entries)
+        with data_progress(ctx, "hashing", path):
+            return dict(_build_dir(ctx, path, legacy=info.legacy).manifest.entries)
     try:
         return {"": ctx.state.hash_file(path, legacy=info.legacy).md5}
     except HashingError:
@@ -877,9 +901,10 @@ def _checkout_one(
     shown = ctx.relpath(item.path) + ("/" if item.info.is_dir else "")
     try:
         if item.within is None:
-            done = ctx.workspace.checkout(
-                item.info, item.path, force=True, relink=relink, seen=seen
-            )
+            with data_progress(ctx, "checkout", item.path):
+                done = ctx.workspace.checkout(
+                    item.info, item.path, force=True, relink=relink, seen=seen
+                )
             counts = (len(done.added), len(done.modified), len(done.deleted))
         else:
             counts = _checkout_within(ctx, item, seen, relink=relink)

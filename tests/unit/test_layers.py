@@ -25,6 +25,7 @@ QUARANTINE = {
     "hydra": {"experiments/overrides.py", "experiments/params.py"},
     "omegaconf": {"experiments/overrides.py", "experiments/params.py"},
     "pygit2": {"scm/git.py"},
+    "rich": {"cli/dataprogress.py"},
 }
 
 

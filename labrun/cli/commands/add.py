@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     from labrun import api
     from labrun.cli.console import ConsoleReporter
+    from labrun.cli.dataprogress import DataProgressReporter
     from labrun.errors import ArgumentError
 
     used = [name for name in ("out", "to_remote", "remote", "remote_jobs") if getattr(args, name)]
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         args.targets,
         no_commit=args.no_commit,
         glob=args.glob,
-        reporter=ConsoleReporter(quiet=quiet),
+        reporter=DataProgressReporter(ConsoleReporter(quiet=quiet), quiet=quiet),
     )
     if result.git_add and not quiet:
         print(GIT_HINT.format(files=" ".join(shlex.quote(f) for f in result.git_add)))

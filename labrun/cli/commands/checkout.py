@@ -28,14 +28,16 @@ def run(args: argparse.Namespace) -> int:
     """Check out, print `A/M/D` lines (or `--summary`), then fail if something was missing."""
     from labrun import api
     from labrun.cli.console import ConsoleReporter
+    from labrun.cli.dataprogress import DataProgressReporter
 
     quiet = flag(args, "quiet")
     opts = api.CheckoutOptions(
         args.force, args.relink, args.allow_missing, args.recursive, args.with_deps
     )
+    reporter = DataProgressReporter(ConsoleReporter(quiet=quiet), quiet=quiet)
     failure: api.CheckoutFailedError | None = None
     try:
-        summary = api.checkout(None, args.targets, opts, ConsoleReporter(quiet=quiet))
+        summary = api.checkout(None, args.targets, opts, reporter)
     except api.CheckoutFailedError as exc:
         summary, failure = exc.result, exc
     if not quiet:

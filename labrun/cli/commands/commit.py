@@ -22,8 +22,10 @@ def run(args: argparse.Namespace) -> int:
     from labrun import api
     from labrun.cli.commands.repro import ask
     from labrun.cli.console import ConsoleReporter
+    from labrun.cli.dataprogress import DataProgressReporter
 
     opts = api.CommitOptions(args.force, args.recursive, args.with_deps)
-    reporter = ConsoleReporter(quiet=flag(args, "quiet"))
+    quiet = flag(args, "quiet")
+    reporter = DataProgressReporter(ConsoleReporter(quiet=quiet), quiet=quiet)
     api.commit(None, args.targets, opts, reporter, confirm=ask)
     return 0

@@ -124,8 +124,10 @@ def run(args: argparse.Namespace) -> int:
     """Reproduce and print DVC's messages."""
     from labrun import api
     from labrun.cli.console import ConsoleReporter
+    from labrun.cli.dataprogress import DataProgressReporter
 
     opts = options_from(args)
     assert isinstance(opts, api.ReproOptions)
-    api.repro(None, opts, ConsoleReporter(quiet=flag(args, "quiet")), ask)
+    quiet = flag(args, "quiet")
+    api.repro(None, opts, DataProgressReporter(ConsoleReporter(quiet=quiet), quiet=quiet), ask)
     return 0

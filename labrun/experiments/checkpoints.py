@@ -9,12 +9,19 @@ compare-and-swap. :func:`plan_resume` decides, before a run, whether it
 continues an existing chain, branches a new experiment off a checkpoint, or
 starts from scratch.
 
+The command waits while a checkpoint is recorded, so recording is kept short:
+outputs are read once (hashed while copied into the cache, see
+:mod:`labrun.repro.run`), and the commit costs four git commands (add, write-tree,
+commit-tree, one ref transaction) on an index kept from one checkpoint to the next.
+Everything is on disk before the command resumes: a crash right after loses nothing.
+
     >>> Resume(rev="a" * 40, exp=None).append
     False
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -90,6 +97,7 @@ class Recorder:
         self.last: str | None = None  # the newest commit of the chain made by this run
         self.track_workspace = True  # keep EXEC_CHECKPOINT (auto-resume) up to date
         self._lock = threading.Lock()
+        self._trees = _TreeSnapshots(root, paths)
 
     def env(self, root: str) -> dict[str, str]:
         """DVC 2.x's variables: the signal is expected under ``root``'s `.dvc/tmp`."""
@@ -116,25 +124,124 @@ class Recorder:
         """Save the stage, commit the work tree, advance the ref (called on each signal)."""
         with self._lock:
             save()
-            sha = self.commit(f"dvc: commit experiment {_stage_hash(self.root, stage)}")
+            message = f"dvc: commit experiment {_stage_hash(self.root, stage)}"
+            try:
+                sha = self._commit(message, force=False)
+            except BaseException:
+                self._trees.close()
+                raise
             self.count += 1
             self.reporter.emit(CheckpointRecorded("", rev=sha))
 
     def commit(self, message: str, *, force: bool = False) -> str:
-        """One commit on the chain (also the final one), the ref moved compare-and-swap."""
-        tree = git.snapshot_tree(self.root, self.paths)
+        """The final commit of the chain (the run is over): also releases its private index."""
+        with self._lock:
+            try:
+                return self._commit(message, force=force)
+            finally:
+                self._trees.close()
+
+    def _commit(self, message: str, *, force: bool) -> str:
+        """One commit on the chain, the ref moved compare-and-swap (with EXEC_CHECKPOINT)."""
+        tree = self._trees.tree()
         sha = git.commit_tree(self.root, tree, [self.parent], message)
         old = self.expected_tip
         current = git.resolve_ref(git.git_dir(self.root), self.exp.ref)
         if old is None and current is not None and not force:
             raise CheckpointExistsError(self.exp.name)
-        git.update_ref(
-            self.root, self.exp.ref, sha, "labrun: checkpoint", None if force else old or _ZERO
-        )
+        moves = [(self.exp.ref, sha, None if force else old or _ZERO)]
         if self.track_workspace:
-            git.update_ref(self.root, EXEC_CHECKPOINT, sha, "labrun: checkpoint")
+            moves.append((EXEC_CHECKPOINT, sha, None))
+        _move_refs(self.root, moves, "labrun: checkpoint")
         self.last = sha
         return sha
+
+
+def _move_refs(root: str, moves: Sequence[tuple[str, str, str | None]], message: str) -> None:
+    """Update refs in one git transaction; ``(ref, new, old)``, old checked when given."""
+    lines = "".join(f"update {ref} {new} {old or ''}".rstrip() + "\n" for ref, new, old in moves)
+    git.run_git(root, ["update-ref", "-m", message, "--stdin"], input=lines)
+
+
+class _TreeSnapshots:
+    """Trees of the work tree for one chain, built on a private index kept between commits.
+
+    Like :func:`labrun.scm.git.snapshot_tree` (the user's index + tracked changes +
+    ``paths``; the user's index is never touched), but the private copy of the index
+    is kept from one checkpoint to the next: `git add -u` finds unchanged files by
+    their stat data and only paths not added yet are checked against the ignore
+    rules, so a checkpoint costs two git commands instead of four. A new copy is
+    taken when the user's index changes meanwhile.
+    """
+
+    def __init__(self, root: str, paths: Sequence[str]) -> None:
+        self.root = root
+        self.paths = list(paths)
+        self.gdir = git.git_dir(root)
+        self._index: str | None = None
+        self._source: tuple[int, int, int] | None = None  # the user's index when copied
+        self._added: set[str] = set()
+        self._drop: Callable[[], Any] | None = None
+
+    def tree(self) -> str:
+        """The sha of a tree of the work tree as it is now."""
+        env = self._private_index()
+        git.run_git(self.root, ["add", "-u", "--", ":/"], env=env)
+        present = {p for p in self.paths if os.path.lexists(os.path.join(self.root, p))}
+        new = sorted(present - self._added)
+        keep = sorted(set(new) - git.ignored(self.root, new))
+        if keep:
+            git.run_git(self.root, ["add", "--", *keep], env=env)
+        self._added = present  # a path deleted and made again is looked at again
+        return git.run_git(self.root, ["write-tree"], env=env).strip()
+
+    def _private_index(self) -> dict[str, str]:
+        real = os.path.join(self.gdir, "index")
+        source = _signature(real)
+        if self._index is None or source != self._source:
+            self.close()
+            self._index = self._copy_of(real, source is not None)
+            self._source = source
+        return {"GIT_INDEX_FILE": self._index}
+
+    def _copy_of(self, real: str, exists: bool) -> str:
+        import shutil
+        import tempfile
+        import weakref
+
+        fd, index = tempfile.mkstemp(prefix="labrun-index-", dir=self.gdir)
+        os.close(fd)
+        # deleted by close(), or at the latest when the run ends in any other way
+        self._drop = weakref.finalize(self, _discard, index)
+        try:
+            if exists:
+                shutil.copyfile(real, index)
+            else:
+                os.unlink(index)
+                git.run_git(self.root, ["read-tree", "HEAD"], env={"GIT_INDEX_FILE": index})
+        except BaseException:
+            self._drop()
+            raise
+        return index
+
+    def close(self) -> None:
+        """Delete the private index (the next tree starts from a fresh copy)."""
+        if self._drop is not None:
+            self._drop()
+        self._index, self._source, self._added, self._drop = None, None, set(), None
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _discard(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _stage_hash(root: str, stage: Any) -> str:

@@ -4,8 +4,11 @@ A stage with a `checkpoint: true` output, run by `exp run`, gets
 ``DVC_CHECKPOINT=1`` and ``DVC_ROOT``. Whenever its command wants a checkpoint
 it creates ``$DVC_ROOT/.dvc/tmp/DVC_CHECKPOINT`` and waits until the file is
 gone. :class:`SignalWatcher` notices the file (inotify where the kernel has
-it, a 50 ms poll otherwise), calls the hook (which records the checkpoint)
-and deletes the file, always, so the command never hangs.
+it: well under a millisecond; a 50 ms poll otherwise), calls the hook (which
+records the checkpoint) and deletes the file, always, so the command never
+hangs. The hook returns only once the checkpoint is safely recorded (its
+objects flushed to the cache before the ref naming them moves), so the
+command resumes with its checkpoint already complete.
 
 What a checkpoint *is* (a commit on the experiment's ref) is the business of
 :mod:`labrun.experiments.checkpoints`; the engine only knows the hook.

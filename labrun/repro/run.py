@@ -213,12 +213,18 @@ def _run_checkpointed(
     addr = ctx.addressing(stage)
 
     def save() -> None:
+        if not opts.no_commit:
+            _store_outs_once(ctx, stage)
         deps, params = outputs.save_deps(ctx, stage)
         _save(ctx, stage, opts, deps, params)
 
+    def checkpoint() -> None:  # the command goes on: its outputs must stay its own
+        save()
+        _keep_writable(ctx, stage)
+
     extra = hook.env(ctx.root)
     try:
-        with SignalWatcher(ctx.root, lambda: hook.record(stage, save)) as watcher:
+        with SignalWatcher(ctx.root, lambda: hook.record(stage, checkpoint)) as watcher:
             for command in commands:
                 ctx.reporter.emit(CommandStarted(addr, command))
                 run_command(ctx, stage, command, opts, extra_env=extra)
@@ -231,6 +237,35 @@ def _run_checkpointed(
         hook.interrupted = addr
         raise CommandError(f"checkpoint stage '{addr}' was interrupted") from None
     save()
+
+
+def _store_outs_once(ctx: RunContext, stage: Stage) -> None:
+    """Cache the stage's outputs reading each changed file once: hashed while copied in.
+
+    The save that follows finds their hashes in the memo and their objects in
+    the cache, instead of reading every file twice (once to hash, once to copy).
+    """
+    from labrun.cache.commit import commit_dir, commit_file
+
+    for out in stage.outs:
+        path = stage.abspath(ctx.root, out.path)
+        if not out.cache or os.path.islink(path):
+            continue
+        if os.path.isfile(path):
+            commit_file(ctx.state, ctx.odb, path)
+        elif os.path.isdir(path):
+            commit_dir(ctx.state, ctx.odb, path, ctx.ignore)
+
+
+def _keep_writable(ctx: RunContext, stage: Stage) -> None:
+    """Checkpoint outputs stay private writable files while the command runs on (as
+    DVC unprotects them): a link into the cache would let the next epoch edit the cache."""
+    from labrun.cache.links import unprotect
+
+    for out in stage.outs:
+        path = stage.abspath(ctx.root, out.path)
+        if out.checkpoint and os.path.lexists(path):
+            unprotect(path)
 
 
 def _save(

@@ -298,3 +298,110 @@ def test_exp_show_draws_checkpoint_chains(proj: TmpProject) -> None:
     data = json.loads(proj.labrun("exp", "show", "--json").stdout)
     chains = {e["name"]: len(e["revs"]) for e in data[1]["experiments"]}
     assert chains == {"ck": 4, "branched": 8}  # every commit of each chain, as in dvc's JSON
+
+
+TRAIN_THEN_CRASH = """\
+import os, signal
+from labrun.api import make_checkpoint
+
+for n in (1, 2):
+    with open("model.bin", "wb") as out:
+        out.write(bytes([n]) * (5 << 20))  # big enough to be streamed into the cache
+    make_checkpoint()
+os.kill(os.getpgid(0), signal.SIGKILL)  # labrun dies the moment the signal is gone
+"""
+
+
+def big_model_pipeline(cmd: str) -> str:
+    return f"stages:\n  train:\n    cmd: {cmd}\n    deps: [train.py]\n    outs:\n" + (
+        "      - model.bin:\n          checkpoint: true\n"
+    )
+
+
+def test_a_checkpoint_is_complete_when_the_command_resumes(proj: TmpProject) -> None:
+    """Everything of a checkpoint is on disk before its signal goes: a crash loses nothing."""
+    import hashlib
+
+    proj.gen(
+        {"train.py": TRAIN_THEN_CRASH, "dvc.yaml": big_model_pipeline(f"{sys.executable} train.py")}
+    )
+    proj.commit("crashing")
+    proc = subprocess.Popen(
+        [*labrun_command(), "exp", "run", "-n", "crash"],
+        cwd=proj.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # labrun leads the group the command kills
+    )
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    commits = chain(proj, refs(proj)["crash"])
+    assert len(commits) == 2  # both checkpoints, no final commit
+    for n, sha in zip((2, 1), commits, strict=True):
+        import yaml
+
+        lock = yaml.safe_load(proj.git("show", f"{sha}:dvc.lock"))
+        md5 = lock["stages"]["train"]["outs"][0]["md5"]
+        obj = proj.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+        data = obj.read_bytes()
+        assert data == bytes([n]) * (5 << 20) and hashlib.md5(data).hexdigest() == md5
+        assert obj.stat().st_mode & 0o777 == 0o444  # sealed: published whole
+    assert not list((proj.root / ".dvc" / "cache").rglob("*.tmp"))
+    (proj.root / "model.bin").unlink()
+    assert proj.labrun("exp", "apply", commits[0]).returncode == 0
+    assert (proj.root / "model.bin").read_bytes() == bytes([2]) * (5 << 20)
+
+
+def test_checkpoint_outputs_stay_writable_copies_with_link_cache_types(
+    proj: TmpProject,
+) -> None:
+    """With hardlinks into the cache, the next epoch's write must not edit the cache."""
+    (proj.root / ".dvc" / "config").write_text("[cache]\n    type = hardlink\n")
+    proj.commit("hardlinks")
+    res = proj.labrun("exp", "run", "-n", "hl")
+    assert res.returncode == 0, res.stderr
+    commits = chain(proj, refs(proj)["hl"])
+    assert [model_at(proj, c) for c in reversed(commits)] == ["1", "2", "3", "3"]
+
+
+def test_each_checkpoint_commits_the_tracked_files_of_its_epoch(proj: TmpProject) -> None:
+    """Also a file the user stages while the run goes on (the private index follows theirs)."""
+    script = TRAIN_SH.replace(
+        'echo "{\\"step\\": $n}" > metrics.json',
+        'echo "{\\"step\\": $n}" > metrics.json; '
+        "[ $i = 2 ] && echo note > notes.txt && git add notes.txt",
+    )
+    proj.gen({"train.sh": script, "dvc.yaml": pipeline("sh train.sh")})
+    proj.commit("shell")
+    index_before = set((proj.root / ".git").iterdir())
+    res = proj.labrun("exp", "run", "-n", "files")
+    assert res.returncode == 0, res.stderr
+    commits = list(reversed(chain(proj, refs(proj)["files"])))
+    steps = [json.loads(proj.git("show", f"{c}:metrics.json"))["step"] for c in commits]
+    assert steps == [1, 2, 3, 3]
+    names = [proj.git("ls-tree", "--name-only", c).split() for c in commits]
+    assert ["notes.txt" in n for n in names] == [False, True, True, True]
+    assert set((proj.root / ".git").iterdir()) == index_before  # no private index left behind
+
+
+TRAIN_DIR_SH = """\
+n=0; [ -f models/n.txt ] && n=$(cat models/n.txt)
+for i in 1 2; do
+  n=$((n+1)); mkdir -p models; echo $n > models/n.txt; echo "weights $n" > models/w.txt
+  touch "$DVC_ROOT/.dvc/tmp/DVC_CHECKPOINT"
+  while [ -e "$DVC_ROOT/.dvc/tmp/DVC_CHECKPOINT" ]; do sleep 0.02; done
+done
+"""
+
+
+def test_a_directory_checkpoint_output_is_cached_at_each_checkpoint(proj: TmpProject) -> None:
+    dvc_yaml = "stages:\n  train:\n    cmd: sh train.sh\n    deps: [train.sh]\n    outs:\n"
+    outs = "      - models:\n          checkpoint: true\n"
+    proj.gen({"train.sh": TRAIN_DIR_SH, "dvc.yaml": dvc_yaml + outs})
+    proj.commit("dir")
+    res = proj.labrun("exp", "run", "-n", "dirs")
+    assert res.returncode == 0, res.stderr
+    first, second, _final = reversed(chain(proj, refs(proj)["dirs"]))
+    for sha, n in ((first, "1"), (second, "2")):
+        assert proj.labrun("exp", "apply", sha).returncode == 0
+        assert (proj.root / "models" / "n.txt").read_text().strip() == n
+        assert (proj.root / "models" / "w.txt").read_text().strip() == f"weights {n}"

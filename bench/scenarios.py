@@ -98,6 +98,9 @@ MD5 = Baseline(
 )
 CAT = Baseline("cat > /dev/null", ("sh", "-c", "cat big.dat > /dev/null"))
 COMMANDS = Baseline("commands alone", ("sh", "{cmds}"))
+# The file system's floor for putting a tree in place: a plain recursive copy into a
+# new folder each run (creating files is most of a checkout's cost on some disks).
+CP_TREE = Baseline("cp -r of the tree", ("sh", "-c", "cp -r mnist copy-$$"))
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,7 @@ SCENARIOS: tuple[Scenario, ...] = (
              ("status",), ("status",), size="{files} files"),
     Scenario("checkout-files", "`checkout` after `rm -rf` of the tracked tree", "mnist-added",
              ("checkout",), ("checkout",), size="{files} files",
-             reset=Reset("remove", "mnist")),
+             reset=Reset("remove", "mnist"), baselines=(CP_TREE,)),
     Scenario("exp-run-3", "`exp run -S` on the 3-stage project (all 3 stages rerun)", "three",
              ("exp", "run", "-S", "prepare.split=0.3"),
              ("exp", "run", "-S", "prepare.split=0.3"),

@@ -27,13 +27,13 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from labrun.cache.workers import count_bytes, map_files, paused_gc
 from labrun.errors import LabrunError
 from labrun.fsutil import open_read
+from labrun.record import record
 
 if TYPE_CHECKING:
     from labrun.ignore import DvcIgnore
@@ -114,19 +114,89 @@ def md5_copy(src_fd: int, dst_fd: int, *, on_chunk: Callable[[int], None] | None
 
     The hash is of the bytes written, so the copy always matches it, even if the
     source changes meanwhile. *on_chunk* gets the number of bytes written so far
-    after each chunk (to start write-back early, say).
+    after each chunk (to start write-back early, say). A file of more than one
+    chunk is hashed on a second thread while this one reads and writes (hashlib
+    lets go of the GIL on big buffers): the copy then costs little beyond the md5.
     """
-    digest, view, done = _new_md5(), _buffer(), 0
-    while n := os.readv(src_fd, [view]):
+    digest, view = _new_md5(), _buffer()
+    n = os.readv(src_fd, [view])
+    if n < CHUNK:  # all of it, in one chunk: nothing to overlap
         chunk = view[:n]
         digest.update(chunk)
-        while chunk:
-            chunk = chunk[os.write(dst_fd, chunk) :]
-        done += n
+        _write_all(dst_fd, chunk)
         count_bytes(n)
-        if on_chunk is not None:
-            on_chunk(done)
-    return digest.hexdigest()
+        if n and on_chunk is not None:
+            on_chunk(n)
+        return digest.hexdigest()
+    return _Pipeline(digest, bytes(view[:n])).run(src_fd, dst_fd, on_chunk)
+
+
+def _write_all(fd: int, chunk: memoryview | bytes) -> None:
+    while chunk:
+        chunk = chunk[os.write(fd, chunk) :]
+
+
+class _Pipeline:
+    """Hash chunk k on a helper thread while chunk k is written and k+1 read.
+
+    Three buffers go round: a buffer is read into again only once the helper has
+    hashed what it held (chunks are hashed in order, so waiting for one done
+    frees the oldest).
+    """
+
+    DEPTH = 3
+    SIZE = 4 * CHUNK  # fewer hand-overs between the threads
+
+    def __init__(self, digest: hashlib._Hash, first: bytes) -> None:
+        import queue
+
+        self.digest = digest
+        self.first = first
+        self.todo: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        self.pending = 0
+
+    def _hash(self) -> None:
+        while (chunk := self.todo.get()) is not None:
+            try:
+                self.digest.update(chunk)
+            except BaseException as exc:  # handed to the copying thread, which raises it
+                self.done.put(exc)
+                return
+            self.done.put(None)
+
+    def _wait_one(self) -> None:
+        failure = self.done.get()
+        self.pending -= 1
+        if failure is not None:
+            raise failure
+
+    def run(self, src: int, dst: int, on_chunk: Callable[[int], None] | None) -> str:
+        """Copy the rest of *src* to *dst* (the first chunk was read already); the md5."""
+        helper = threading.Thread(target=self._hash, name="labrun-md5", daemon=True)
+        helper.start()
+        buffers = [memoryview(bytearray(self.SIZE)) for _ in range(self.DEPTH)]
+        chunk: memoryview = memoryview(self.first)
+        written, turn = 0, 0
+        try:
+            while chunk:
+                self.todo.put(chunk)
+                self.pending += 1
+                _write_all(dst, chunk)
+                written += len(chunk)
+                count_bytes(len(chunk))
+                if on_chunk is not None:
+                    on_chunk(written)
+                if self.pending >= self.DEPTH - 1:
+                    self._wait_one()
+                turn = (turn + 1) % self.DEPTH
+                chunk = buffers[turn][: os.readv(src, [buffers[turn]])]
+            while self.pending:
+                self._wait_one()
+        finally:
+            self.todo.put(None)
+            helper.join()
+        return self.digest.hexdigest()
 
 
 def read_small(fd: int, size: int) -> bytes:
@@ -181,7 +251,7 @@ def file_hasher(legacy: bool) -> Callable[[str, int | None], str]:
 # -- values ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class HashInfo:
     """The hash of a file or directory as DVC records it.
 

@@ -29,7 +29,6 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from labrun import fsutil
@@ -39,6 +38,7 @@ from labrun.cache.state import DirListing, Known, State
 from labrun.cache.workers import counted, current_meter, paused_gc
 from labrun.errors import ConfigError, LabrunError
 from labrun.ignore import DvcIgnore
+from labrun.record import field, record
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK_TYPES = ("reflink", "copy")
@@ -217,7 +217,7 @@ def unprotect(path: str | os.PathLike[str]) -> None:
 # -- checkout --------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False)
 class CheckoutResult:
     """What a checkout did, as paths in the form the target was given."""
 
@@ -231,7 +231,7 @@ class CheckoutResult:
         return bool(self.added or self.modified or self.deleted)
 
 
-@dataclass(frozen=True)
+@record
 class Seen:
     """What a caller of :meth:`Workspace.checkout` has read already: the manifest
     (``wanted``: ``relpath → md5``, ``{"": md5}`` for a file) and what the path
@@ -241,7 +241,7 @@ class Seen:
     current: Mapping[str, str]
 
 
-@dataclass
+@record(frozen=False)
 class _Plan:
     """Paths relative to the target ("" = the target itself) and what to do with them."""
 
@@ -253,7 +253,7 @@ class _Plan:
     relink: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record(frozen=False)
 class Workspace:
     """How data gets from a store into the workspace.
 

@@ -40,7 +40,6 @@ import re
 import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Protocol
 
 from labrun import fsutil
@@ -483,6 +482,8 @@ def _flush(paths: list[str], root: str) -> None:
     if len(paths) == 1:
         fsutil.fsync_file(paths[0])
         return
+    from concurrent.futures import ThreadPoolExecutor  # (and logging): only when threads help
+
     with ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
         list(pool.map(fsutil.fsync_file, paths))
 

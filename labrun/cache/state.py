@@ -25,7 +25,6 @@ import sqlite3
 import stat
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +41,7 @@ from labrun.cache.hashing import (
     scan_dir,
 )
 from labrun.cache.workers import paused_gc
+from labrun.record import record
 
 if TYPE_CHECKING:
     from labrun.ignore import DvcIgnore
@@ -89,6 +89,10 @@ def _reset(conn: sqlite3.Connection) -> None:
         raise
 
 
+_IN_BATCH = 500  # values per `IN (...)`: well under SQLite's oldest variable limit (999)
+_SELECT_MANY = "SELECT path, ino, mtime_ns, size, md5 FROM files WHERE legacy = 0 AND path IN ({})"
+
+
 def _key(path: str) -> bytes:
     return path.encode("utf-8", "surrogateescape")  # os.fsencode on POSIX, minus a call
 
@@ -102,7 +106,7 @@ def _ino(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-@dataclass(frozen=True)
+@record
 class DirListing:
     """A hashed directory: its :class:`HashInfo`, manifest and the files seen."""
 
@@ -135,6 +139,7 @@ class State:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self._early: dict[bytes, _FileRow | None] = {}  # see prefetch()
 
     @classmethod
     def for_project(cls, root: str | os.PathLike[str], *, jobs: int | None = None) -> State:
@@ -194,6 +199,7 @@ class State:
     def _transaction(self, steps: Sequence[tuple[str, Iterable[Sequence[object]]]]) -> None:
         """Run ``executemany`` steps atomically; a memo write that fails is dropped."""
         with self._lock:
+            self._early.clear()
             db = self._db()
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -230,7 +236,25 @@ class State:
 
     # -- files -----------------------------------------------------------------------
 
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Read the memo rows of these files (DVC 3 hashes) in a few queries, so that
+        hashing them next costs no query each: `status` asks about hundreds.
+
+        Any write to the memo forgets what was read ahead.
+        """
+        keys = sorted({_key(os.path.abspath(p)) for p in paths})
+        early: dict[bytes, _FileRow | None] = dict.fromkeys(keys)
+        for start in range(0, len(keys), _IN_BATCH):
+            part = keys[start : start + _IN_BATCH]
+            sql = _SELECT_MANY.format(",".join("?" * len(part)))
+            for path, *row in self._query(sql, part):
+                early[path] = (row[0], row[1], row[2], row[3])
+        with self._lock:
+            self._early = early
+
     def _lookup_file(self, key: bytes, legacy: bool) -> _FileRow | None:
+        if not legacy and key in self._early:
+            return self._early[key]
         rows = self._query(
             "SELECT ino, mtime_ns, size, md5 FROM files WHERE path = ? AND legacy = ?",
             (key, int(legacy)),

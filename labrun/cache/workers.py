@@ -32,7 +32,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
 T = TypeVar("T")
@@ -91,6 +90,8 @@ def _run_slices(
     slices = [items[i : i + step] for i in range(0, len(items), step)]
     if workers <= 1 or len(slices) < 2:
         return [result for part in slices for result in run(part)]
+    from concurrent.futures import ThreadPoolExecutor  # (and logging): only when threads help
+
     with ThreadPoolExecutor(max_workers=min(workers, len(slices))) as pool:
         return [result for part in pool.map(run, slices) for result in part]
 

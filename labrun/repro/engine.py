@@ -177,6 +177,15 @@ def _finish(ctx: RunContext, reporter: Reporter, opts: ReproOptions, changed: bo
     ctx.close()
 
 
+def _data_paths(root: str, stages: Sequence[Stage]) -> Iterator[str]:
+    """Every dependency and output path of the stages (those the memo may know)."""
+    for stage in stages:
+        for dep in stage.deps:
+            yield stage.abspath(root, dep)
+        for out in stage.outs:
+            yield stage.abspath(root, out.path)
+
+
 def status(
     project: Project, targets: Sequence[str] = (), *, with_deps: bool = False
 ) -> list[StageStatus]:
@@ -195,6 +204,7 @@ def status(
         ctx = RunContext.open(project)
         memo: HashMemo = {}  # status changes no file: a shared dependency is hashed once
         try:
+            ctx.state.prefetch(_data_paths(project.root, stages))
             return [stage_status(ctx, s, memo=memo) for s in stages]
         finally:
             ctx.close()

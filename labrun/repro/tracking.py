@@ -21,7 +21,6 @@ import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from labrun.cache.commit import commit_dir, commit_file, dir_hasher, single_file_hasher
@@ -39,6 +38,7 @@ from labrun.pipeline.lockfile import build_entry
 from labrun.pipeline.stage import Out, Stage
 from labrun.pipeline.targets import Collector
 from labrun.project import Project
+from labrun.record import field, record
 from labrun.repro import outputs, status
 from labrun.repro.context import Confirm, RunContext, records_by_path
 from labrun.repro.events import DataEvents, LockWritten, NullReporter, Reporter
@@ -392,7 +392,7 @@ def _ignore_in_git(ctx: RunContext, paths: Sequence[str]) -> list[str]:
 # -- add ----------------------------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False)
 class AddResult:
     """What `add` wrote: the `.dvc` files and every file Git should stage (absolute paths);
     ``git_add``: those left for the user to stage (cwd-relative, empty with autostage)."""
@@ -402,7 +402,7 @@ class AddResult:
     git_add: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record
 class _AddTarget:
     path: str  # absolute
     dvcfile: str  # project-relative
@@ -561,7 +561,7 @@ def _add_one(ctx: RunContext, plan: _AddTarget, *, no_commit: bool) -> list[str]
 # -- targets of commit / checkout -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Scope:
     """Which stages a data command works on: targets (every stage when empty), `-R`, `-d`."""
 
@@ -631,7 +631,7 @@ def _collect_one(
 # -- commit -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class CommitOptions:
     """Flags of `commit` (`-f`, `-R`, `-d`); ``allow_missing`` skips absent data outputs."""
 
@@ -730,7 +730,7 @@ def _commit_pipeline_stage(ctx: RunContext, stage: Stage) -> None:
 # -- checkout ---------------------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False)
 class CheckoutSummary:
     """Outputs checked out (paths relative to the cwd, directories ending in `/`).
 
@@ -745,14 +745,14 @@ class CheckoutSummary:
     failed: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record
 class _Wanted:
     info: HashInfo
     path: str  # the output (absolute)
     within: str | None  # a path inside a directory output (granular target)
 
 
-@dataclass(frozen=True)
+@record
 class CheckoutOptions:
     """Flags of `checkout` (`-f`, `--relink`, `--allow-missing`, `-R`, `-d`)."""
 
@@ -1009,7 +1009,7 @@ def _all_cached(ctx: RunContext, path: str) -> bool:
 # -- gc ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class GcOptions:
     """Flags of `gc`: only the workspace scope (`-w`) exists so far; `-f`, `--dry`."""
 
@@ -1018,7 +1018,7 @@ class GcOptions:
     dry: bool = False
 
 
-@dataclass
+@record(frozen=False)
 class GcResult:
     """Objects removed per cache namespace ("repo": DVC 3, "legacy": DVC 2.x)."""
 

@@ -131,7 +131,7 @@ def test_hash_files_threads_agree_with_serial(tmp_path: Path) -> None:
     assert hash_files(items[:3], jobs=4) == expected[:3]
 
 
-@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, 2 * CHUNK + 3])
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, 2 * CHUNK + 3, 9 * CHUNK, 13 * CHUNK + 7])
 def test_md5_copy_hashes_what_it_copies_in_one_read(tmp_path: Path, size: int) -> None:
     data = os.urandom(size)
     (tmp_path / "src").write_bytes(data)
@@ -140,9 +140,26 @@ def test_md5_copy_hashes_what_it_copies_in_one_read(tmp_path: Path, size: int) -
         digest = md5_copy(src.fileno(), dst.fileno(), on_chunk=progress.append)
     assert digest == md5(data)
     assert (tmp_path / "dst").read_bytes() == data
-    assert progress == [min(size, (i + 1) * CHUNK) for i in range(-(-size // CHUNK))]
+    steps = [b - a for a, b in zip([0, *progress], progress, strict=False)]
+    assert progress == sorted(progress) and progress[-1:] == ([size] if size else [])
+    assert all(0 < step <= 4 * CHUNK for step in steps)
     with open(tmp_path / "src", "rb") as src:
         assert md5_fd(src.fileno()) == md5(data)
+
+
+def test_md5_copy_of_a_big_file_stops_cleanly_when_a_write_fails(tmp_path: Path) -> None:
+    """The hashing thread is told to stop and joined; the error reaches the caller."""
+    import threading
+
+    (tmp_path / "src").write_bytes(os.urandom(6 * CHUNK))
+    before = threading.active_count()
+    with (
+        open(tmp_path / "src", "rb") as src,
+        open(tmp_path / "src", "rb") as not_writable,
+        pytest.raises(OSError),
+    ):
+        md5_copy(src.fileno(), not_writable.fileno())
+    assert threading.active_count() == before
 
 
 def test_read_small_reads_a_file_that_grew(tmp_path: Path) -> None:

@@ -122,7 +122,9 @@ def test_chunks_of_big_files_are_counted_once(tmp_path: Path) -> None:
         store.ingest(big)
         mid = [c for c in sink.calls if c[0] == "advanced"]
         meter.settle(1, size)
-    assert [c[2] for c in mid] == [CHUNK * n for n in range(1, 6)] + [size]  # before the end
+    done = [c[2] for c in mid]  # all counted before the end, a few MiB at a time
+    assert done == sorted(done) and done[-1] == size and len(done) >= 2
+    assert all(0 < b - a <= 4 * CHUNK for a, b in zip([0, *done], done, strict=False))
     assert sink.calls[-1] == ("finished", 1, size, True)
 
 

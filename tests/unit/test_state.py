@@ -55,6 +55,24 @@ def test_unchanged_file_is_not_read_again(tmp_path: Path, state: State) -> None:
     assert state.hash_file(path).md5 == md5(b"version 2")
 
 
+def test_prefetched_rows_answer_like_lookups_and_writes_forget_them(
+    tmp_path: Path, state: State
+) -> None:
+    paths = [tmp_path / f"f{i}" for i in range(1205)]  # more than one `IN (...)` batch
+    for i, path in enumerate(paths):
+        path.write_bytes(b"%d" % i)
+    expected = [state.hash_file(p).md5 for p in paths]
+    for i in (3, 700):  # the memo says what it knew; rows read ahead must say the same
+        cf.rewrite_keeping_stat(paths[i], b"x" * len(b"%d" % i))
+    state.prefetch([str(p) for p in paths] + [str(tmp_path / "never-hashed")])
+    assert [state.hash_file(p).md5 for p in paths] == expected
+    cf.bump_mtime(paths[3])  # a miss writes the memo: what was read ahead is forgotten
+    assert state.hash_file(paths[3]).md5 == md5(b"x")
+    assert state.hash_file(paths[700]).md5 == expected[700]
+    (tmp_path / "never-hashed").write_bytes(b"new")
+    assert state.hash_file(tmp_path / "never-hashed").md5 == md5(b"new")
+
+
 def test_memo_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"one")

@@ -38,8 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     chosen = _chosen(parser_module.ARGV)
     for name, (module, help_text, aliases) in EXP_COMMANDS.items():
         if chosen is not None and chosen != name and chosen not in aliases:
-            sub.add_parser(name, help=help_text, aliases=list(aliases), add_help=False)
-            continue
+            continue  # as at the top level: only the command being run gets a parser
         cmd = sub.add_parser(name, help=help_text, description=help_text, aliases=list(aliases))
         add_common(cmd)
         module_name, _, verb = module.partition(":")

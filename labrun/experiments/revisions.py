@@ -135,21 +135,28 @@ class Revisions:
 
     def infos(self, shas: Iterable[str]) -> dict[str, CommitInfo]:
         """Commit infos (parents, time), from memory, the row cache, then Git."""
-        wanted = [s for s in dict.fromkeys(shas) if s not in self._infos]
+        known = self._infos
+        shas = list(shas)
+        wanted = [s for s in dict.fromkeys(shas) if s not in known]
         if wanted:
-            self._infos.update(self.cache.get_commits(wanted))
-            missing = [s for s in wanted if s not in self._infos]
+            known.update(self.cache.get_commits(wanted))
+            missing = [s for s in wanted if s not in known]
             for info in self.cat().commits(missing) if missing else []:
                 if info is not None:
-                    self._infos[info.sha] = info
+                    known[info.sha] = info
                     self._new_infos.append(info)
-        return {s: self._infos[s] for s in shas if s in self._infos}
+        return {s: known[s] for s in shas if s in known}
+
+    def info(self, sha: str) -> CommitInfo | None:
+        """One commit's info (:meth:`infos` of several at once costs far less)."""
+        found = self._infos.get(sha)
+        return found if found is not None else self.infos([sha]).get(sha)
 
     def first_parents(self, sha: str, count: int) -> list[str]:
         """``sha`` and up to ``count - 1`` first-parent ancestors (all with count < 0)."""
         chain = [sha]
         while count < 0 or len(chain) < count:
-            info = self.infos([chain[-1]]).get(chain[-1])
+            info = self.info(chain[-1])
             if info is None or not info.parents:
                 break
             chain.append(info.parents[0])

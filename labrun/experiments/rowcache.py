@@ -30,11 +30,26 @@ TYPE_CHECKING = False  # typing is only for the type checker: importing it costs
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterable, Mapping, Sequence
+    from types import ModuleType
     from typing import Any
 
 SCHEMA = 2
 FILE_NAME = "exp-rows.db"
-_BATCH = 500  # shas per query (SQLite's variable limit is 999 on old builds)
+_BATCH = 500  # shas per query without JSON1 (SQLite's variable limit is 999 on old builds)
+
+
+def _sqlite() -> ModuleType:
+    """The SQLite module: the C part alone when it can (`sqlite3` also imports `datetime`)."""
+    try:
+        import _sqlite3
+
+        if hasattr(_sqlite3, "connect"):
+            return _sqlite3
+    except ImportError:  # pragma: no cover - an interpreter without the C module
+        pass
+    import sqlite3
+
+    return sqlite3
 
 
 class RowCache:
@@ -54,15 +69,14 @@ class RowCache:
         return self._db
 
     def _open(self) -> sqlite3.Connection:
-        import sqlite3
-
+        sqlite = _sqlite()
         if self.path is not None:
             try:
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                return _prepare(sqlite3.connect(self.path, timeout=10, isolation_level=None))
-            except (OSError, sqlite3.Error):
+                return _prepare(sqlite.connect(self.path, timeout=10, isolation_level=None))
+            except (OSError, sqlite.Error):
                 self.path = None  # unusable (read-only, corrupt...): work without it
-        return _prepare(sqlite3.connect(":memory:", isolation_level=None))
+        return _prepare(sqlite.connect(":memory:", isolation_level=None))
 
     def close(self) -> None:
         """Close the database (idempotent)."""
@@ -70,19 +84,28 @@ class RowCache:
             self._db.close()
             self._db = None
 
-    def _select(self, table: str, columns: str, shas: Sequence[str]) -> Iterable[tuple[Any, ...]]:
+    def _select(self, table: str, columns: str, shas: Sequence[str]) -> list[tuple[Any, ...]]:
+        """(sha, *columns) of the stored ones among ``shas``: one query for all of them."""
+        if not shas:
+            return []
         db = self._conn()
         unique = list(dict.fromkeys(shas))
+        if len(unique) > _BATCH:
+            try:  # JSON1 (built into SQLite since 3.38) takes the whole list as one value
+                query = f"SELECT t.sha, {columns} FROM json_each(?) j JOIN {table} t"
+                query += " ON t.sha = j.value"
+                return db.execute(query, (_json_list(unique),)).fetchall()
+            except _sqlite().OperationalError:
+                pass
+        found: list[tuple[Any, ...]] = []
         for start in range(0, len(unique), _BATCH):
             chunk = unique[start : start + _BATCH]
             marks = ",".join("?" * len(chunk))
-            yield from db.execute(
-                f"SELECT sha, {columns} FROM {table} WHERE sha IN ({marks})", chunk
-            )
+            query = f"SELECT sha, {columns} FROM {table} WHERE sha IN ({marks})"
+            found.extend(db.execute(query, chunk))
+        return found
 
     def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        import sqlite3
-
         if not rows:
             return
         marks = ",".join("?" * len(rows[0]))
@@ -91,7 +114,7 @@ class RowCache:
             db.execute("BEGIN")
             db.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", rows)
             db.execute("COMMIT")
-        except sqlite3.OperationalError:  # busy or read-only: a cache may skip a write
+        except _sqlite().OperationalError:  # busy or read-only: a cache may skip a write
             if db.in_transaction:
                 db.execute("ROLLBACK")
 
@@ -129,6 +152,19 @@ class RowCache:
     def put_commits(self, infos: Iterable[CommitInfo]) -> None:
         """Store commit infos (parents and committer time)."""
         self._insert("commits", [(i.sha, " ".join(i.parents), i.commit_time) for i in infos])
+
+
+def _json_list(shas: list[str]) -> str:
+    """A JSON array of strings; commit ids need no escaping, so they are simply joined.
+
+    >>> _json_list(["ab", "cd"]), _json_list(['a"b'])
+    ('["ab","cd"]', '["a\\\\"b"]')
+    """
+    try:
+        bytes.fromhex("".join(shas))  # hex digits (and maybe white space, which SQLite refuses)
+    except ValueError:
+        return json.dumps(shas)
+    return '["' + '","'.join(shas) + '"]'
 
 
 def _prepare(db: sqlite3.Connection) -> sqlite3.Connection:

@@ -25,7 +25,7 @@ no process at all.
 from __future__ import annotations
 
 from labrun.experiments.collect import Collected, CollectOptions
-from labrun.experiments.refs import ExpRef, iter_exp_refs
+from labrun.experiments.refs import EXPS
 from labrun.experiments.revisions import (
     Revisions,
     UnknownRevisionError,
@@ -33,7 +33,7 @@ from labrun.experiments.revisions import (
     collect_workspace,
     timestamp,
 )
-from labrun.experiments.showjson import RawData, stamp_of
+from labrun.experiments.showjson import RawData, RawJSON, range_text, stamp_of, state_text
 from labrun.record import field, record
 from labrun.scm import git
 
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
     from labrun.project import Project
     from labrun.scm.catfile import CommitInfo
+
+    _Range = dict[str, Any] | RawJSON  # an item of a baseline's "experiments"
 
 __all__ = [
     "QueueRow",
@@ -110,7 +112,7 @@ def state(
     name: str | None,
     row: Collected,
     when: int | None,
-    experiments: list[dict[str, Any]] | None = None,
+    experiments: list[_Range] | None = None,
 ) -> dict[str, Any]:
     """One revision in DVC's JSON layout."""
     data = None
@@ -195,24 +197,57 @@ def _peeled(revs: Revisions, tags: dict[str, str], wanted: set[str]) -> dict[str
 # --- experiments of the baselines -----------------------------------------------------------
 
 
-def _ranges_of(
-    revs: Revisions, baselines: Sequence[str]
-) -> dict[str, list[tuple[ExpRef, list[str]]]]:
+class Finished:
+    """A finished experiment of a baseline: its name, ref, and commits from the tip down."""
+
+    __slots__ = ("chain", "name", "ref")
+
+    def __init__(self, name: str, ref: str, chain: list[str]) -> None:
+        self.name = name
+        self.ref = ref
+        self.chain = chain
+
+
+def exp_tips(gdir: str, baselines: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """baseline → its experiments as (name, ref, tip sha), sorted by name (so by ref).
+
+    The refs are read once, under the one baseline's directory when there is
+    one (as `refs.ExpRef.parse` reads names: ``refs/exps/<bl[:2]>/<bl[2:]>/<name>``).
+
+        >>> exp_tips("/nonexistent/.git", ["a" * 40])
+        {'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa': []}
+    """
+    prefixes = {f"{EXPS}/{b[:2]}/{b[2:]}/": b for b in baselines}
+    found: dict[str, list[tuple[str, str, str]]] = {b: [] for b in baselines}
+    if not prefixes:
+        return found
+    cut = len(next(iter(prefixes)))
+    where = next(iter(prefixes)) if len(prefixes) == 1 else f"{EXPS}/"
+    for ref, sha in git.read_refs(gdir, where).items():
+        baseline = prefixes.get(ref[:cut])
+        name = ref[cut:]
+        if baseline is not None and name and "/" not in name:
+            found[baseline].append((name, ref, sha))
+    for group in found.values():
+        group.sort()  # by name: the refs of a baseline differ only there
+    return found
+
+
+def _ranges_of(revs: Revisions, baselines: Sequence[str]) -> dict[str, list[Finished]]:
     """baseline → its finished experiments, each with its commits from the tip down."""
-    wanted = set(baselines)
-    tips = [(r, sha) for r, sha in iter_exp_refs(revs.gdir) if r.baseline in wanted]
-    revs.infos(sha for _, sha in tips)
-    grouped: dict[str, list[tuple[ExpRef, list[str]]]] = {b: [] for b in baselines}
-    for ref, tip in tips:
-        grouped[ref.baseline].append((ref, _chain(revs, tip, ref.baseline)))
-    return grouped
+    tips = exp_tips(revs.gdir, baselines)
+    revs.infos([sha for group in tips.values() for _, _, sha in group])
+    return {
+        baseline: [Finished(name, ref, _chain(revs, tip, baseline)) for name, ref, tip in group]
+        for baseline, group in tips.items()
+    }
 
 
 def _chain(revs: Revisions, tip: str, baseline: str) -> list[str]:
     """The experiment's commits: the tip, then first parents until the baseline."""
     chain = [tip]
     while True:
-        info = revs.infos([chain[-1]]).get(chain[-1])
+        info = revs.info(chain[-1])
         if info is None or not info.parents or info.parents[0] == baseline:
             return chain
         if info.parents[0] in chain:
@@ -220,15 +255,13 @@ def _chain(revs: Revisions, tip: str, baseline: str) -> list[str]:
         chain.append(info.parents[0])
 
 
-def _sorted_ranges(ranges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _sort_key(item: _Range) -> tuple[str, str]:
     """Newest first by the head row's timestamp, ties by rev (descending), as DVC sorts."""
-
-    def key(item: dict[str, Any]) -> tuple[str, str]:
-        head = item["revs"][0] if item["revs"] else None
-        stamp = stamp_of(head["data"]) if head else None
-        return (stamp, head["rev"]) if head and stamp else ("", "")
-
-    return sorted(ranges, key=key, reverse=True)
+    if isinstance(item, RawJSON):
+        return item.key
+    head = item["revs"][0] if item["revs"] else None
+    stamp = stamp_of(head["data"]) if head else None
+    return (stamp, head["rev"]) if head and stamp else ("", "")
 
 
 def collect_experiments(
@@ -260,7 +293,7 @@ def _collect(
     names = {} if options.sha_only else describe(revs, baselines)
     finished = _ranges_of(revs, baselines)
     queued = [q for q in queue_rows if q.baseline in finished and _shown(q, options)]
-    shas = [*baselines, *(s for group in finished.values() for _, chain in group for s in chain)]
+    shas = [*baselines, *(s for group in finished.values() for exp in group for s in exp.chain)]
     shas.extend(q.rev for q in queued if q.params is None and q.workdir is None)
     infos = revs.infos(shas)
     rows = revs.rows([s for s in shas if s in infos], copts, options.force)
@@ -297,7 +330,7 @@ class _Builder:
     raw: bool = False
 
     def state(
-        self, sha: str, name: str | None, experiments: list[dict[str, Any]] | None = None
+        self, sha: str, name: str | None, experiments: list[_Range] | None = None
     ) -> dict[str, Any]:
         info = self.infos.get(sha)
         row = self.rows.get(sha) or Collected(error={"msg": f"unknown commit {sha}", "type": ""})
@@ -308,27 +341,54 @@ class _Builder:
             return found
         return state(sha, name, row, when, experiments)
 
-    def experiments(
-        self, finished: list[tuple[ExpRef, list[str]]], queued: list[QueueRow]
-    ) -> list[dict[str, Any]]:
+    def experiments(self, finished: list[Finished], queued: list[QueueRow]) -> list[_Range]:
         """Running, finished, queued and failed ranges of one baseline, in DVC's order."""
         success = {q.result_ref: q for q in queued if q.state == "success" and q.result_ref}
-        groups: dict[str, list[dict[str, Any]]] = {
+        groups: dict[str, list[_Range]] = {
             "running": [],
             "finished": [],
             "queued": [],
             "failed": [],
         }
-        for ref, chain in finished:
-            states = [self.state(sha, None) for sha in chain]
-            states[0]["name"] = ref.name
-            task = success.get(ref.ref)
+        for exp in finished:
+            task = success.get(exp.ref) if success else None
             executor = task.executor_json() if task is not None else None
-            groups["finished"].append({"revs": states, "executor": executor, "name": ref.name})
+            groups["finished"].append(self.finished_range(exp, executor))
         for q in queued:
             if q.state in groups:
                 groups[q.state].append(self.queue_range(q))
-        return [item for group in groups.values() for item in _sorted_ranges(group)]
+        ordered = (sorted(group, key=_sort_key, reverse=True) for group in groups.values())
+        return [item for group in ordered for item in group]
+
+    def finished_range(self, exp: Finished, executor: dict[str, Any] | None) -> _Range:
+        """The range of a finished experiment: as JSON text when raw and every row is cached."""
+        if self.raw and executor is None:
+            found = self.raw_range(exp)
+            if found is not None:
+                return found
+        states = [self.state(sha, None) for sha in exp.chain]
+        states[0]["name"] = exp.name
+        return {"revs": states, "executor": executor, "name": exp.name}
+
+    def raw_range(self, exp: Finished) -> RawJSON | None:
+        """The range as JSON text from the cached rows' texts (None unless all are cached).
+
+        Thousands of experiments go through here: it is written for speed.
+        """
+        texts = []
+        name: str | None = exp.name
+        head_stamp = None
+        for sha in exp.chain:
+            row = self.rows.get(sha)
+            if row is None or row.error is not None or not row.has_text:
+                return None
+            info = self.infos.get(sha)
+            stamp = timestamp(info.commit_time) if info is not None else None
+            texts.append(state_text(sha, name, stamp, row.text or "{}"))
+            if name is not None:
+                head_stamp, name = stamp, None
+        key = (head_stamp, exp.chain[0]) if head_stamp else ("", "")
+        return RawJSON(range_text(texts, exp.name), key)
 
     def queue_range(self, q: QueueRow) -> dict[str, Any]:
         """The range of a queued, running or failed entry."""

@@ -41,14 +41,37 @@ class GitObject:
     data: bytes
 
 
-@record
 class CommitInfo:
-    """What `exp show` needs of a commit: its tree, parents and committer time."""
+    """What `exp show` needs of a commit: its tree, parents and committer time.
 
-    sha: str
-    tree: str
-    parents: tuple[str, ...]
-    commit_time: int  # seconds since the epoch (committer date)
+    A plain class, as `TreeEntry`: `exp show` reads thousands of them back from
+    the row cache, and a record costs several times more to create.
+
+        >>> CommitInfo("c" * 40, "", ("p" * 40,), 17) == CommitInfo("c" * 40, "", ("p" * 40,), 17)
+        True
+    """
+
+    __slots__ = ("commit_time", "parents", "sha", "tree")
+
+    def __init__(self, sha: str, tree: str, parents: tuple[str, ...], commit_time: int) -> None:
+        self.sha = sha
+        self.tree = tree
+        self.parents = parents
+        self.commit_time = commit_time  # seconds since the epoch (committer date)
+
+    def _key(self) -> tuple[str, str, tuple[str, ...], int]:
+        return (self.sha, self.tree, self.parents, self.commit_time)
+
+    def __repr__(self) -> str:
+        return "CommitInfo(sha={!r}, tree={!r}, parents={!r}, commit_time={!r})".format(
+            *self._key()
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CommitInfo) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 class TreeEntry:

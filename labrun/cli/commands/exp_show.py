@@ -142,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
         queued = api.exp_queue_rows(None)
         if args.json:
             indent = 2 if sys.stdout.isatty() else None
-            sys.stdout.write(api.exp_show_json(None, options, queued, indent=indent) + "\n")
+            sys.stdout.write(api.exp_show_json(None, options, queued, indent=indent))
+            sys.stdout.write("\n")  # not `text + "\n"`: that copies megabytes once more
             return 0
         states = api.exp_show(None, options, queued)
     except LabrunError as exc:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # loaded on first use (see __getattr__): start-up is a featur
 
     from labrun.experiments.catalog import ExpSelection
     from labrun.experiments.queue.entry import QueueEntry
-    from labrun.experiments.queue.service import QueueOptions
+    from labrun.experiments.queue.service import QueueOptions, QueueWorkTrees
     from labrun.experiments.queue.workers import Supervisor
     from labrun.experiments.run import ExpResult, ExpRunOptions
     from labrun.experiments.save import ExpSaveOptions
@@ -45,6 +45,7 @@ _LAZY = {
     "ExpSaveOptions": "labrun.experiments.save",
     "QueueEntry": "labrun.experiments.queue.entry",
     "QueueOptions": "labrun.experiments.queue.service",
+    "QueueWorkTrees": "labrun.experiments.queue.service",
     "Supervisor": "labrun.experiments.queue.workers",
     "ExpResult": "labrun.experiments.run",
     "ReproOptions": "labrun.repro.options",
@@ -826,6 +827,7 @@ def queue_execute(
 __all__ += [
     "QueueEntry",
     "QueueOptions",
+    "QueueWorkTrees",
     "Supervisor",
     "exp_queue",
     "queue_entry",

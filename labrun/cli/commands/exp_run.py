@@ -209,11 +209,11 @@ def run_all_foreground(
     while True:
         done = sup.wait(timeout=0.25)
         entries = api.queue_status(None)
-        progress.update(entries)
         live = any(e.state in ("queued", "running") for e in entries)
         if done and (max_entries or not live or not _other_workers()):
             break
-    progress.finish(api.queue_status(None))
+        progress.update(entries)
+    progress.finish(entries)  # the workers are gone: this snapshot is the last word
     return 1 if quiet and progress.failed else 0
 
 

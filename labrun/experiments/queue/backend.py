@@ -149,12 +149,15 @@ class TableBackend:
     """The protocol's logic over storage primitives that subclasses provide.
 
     Public methods that read, check and write do so inside one ``_transaction()``,
-    which a subclass makes a real cross-process write transaction.
+    which a subclass makes a real cross-process write transaction. Claims and runner
+    records need not survive a power cut (``durable=False``): lost, they leave the
+    entry as it was before, queued or claimed, which a restarted queue settles; a
+    later durable change (``finish``) makes them durable too.
     """
 
     # --- primitives ---------------------------------------------------------------
 
-    def _transaction(self) -> AbstractContextManager[None]:
+    def _transaction(self, durable: bool = True) -> AbstractContextManager[None]:
         raise NotImplementedError
 
     def _get(self, entry_id: str) -> QueueEntry | None:
@@ -253,7 +256,7 @@ class TableBackend:
 
     def claim(self, worker: ProcessStamp, devices: Sequence[str]) -> QueueEntry | None:
         """See :meth:`QueueBackend.claim`."""
-        with self._transaction():
+        with self._transaction(durable=False):
             busy = held_devices(self._entries((RUNNING,)), worker.host)
             free = [device for device in devices if device not in busy]
             entry = self._first_queued(len(free))
@@ -267,15 +270,20 @@ class TableBackend:
 
     def mark_running(self, entry: QueueEntry, runner: ProcessStamp, log: str) -> bool:
         """See :meth:`QueueBackend.mark_running`."""
-        return self._change_claim(entry, lambda e: e.with_runner(runner, log))
+        return self._change_claim(entry, lambda e: e.with_runner(runner, log), durable=False)
 
     def finish(self, entry: QueueEntry, state: str, result: dict[str, Any] | None) -> bool:
         """See :meth:`QueueBackend.finish`."""
         now = time.time()
         return self._change_claim(entry, lambda e: e.finished_as(state, result, now))
 
-    def _change_claim(self, entry: QueueEntry, change: Callable[[QueueEntry], QueueEntry]) -> bool:
-        with self._transaction():
+    def _change_claim(
+        self,
+        entry: QueueEntry,
+        change: Callable[[QueueEntry], QueueEntry],
+        durable: bool = True,
+    ) -> bool:
+        with self._transaction(durable):
             current = self._get(entry.id)
             if current is None or not same_claim(current, entry):
                 return False
@@ -287,6 +295,8 @@ class TableBackend:
         if policy not in ORPHAN_POLICIES:
             raise ValueError(f"orphan policy must be one of {ORPHAN_POLICIES}, not {policy!r}")
         orphans = [e for e in self._entries((RUNNING,)) if is_orphan(e)]
+        if not orphans:
+            return []  # no write transaction: readers (`queue status`) never wait for workers
         for orphan in orphans:  # a dead worker's runner may live on: it must not run twice
             if orphan.runner is not None:
                 kill_group(orphan.runner)
@@ -448,7 +458,7 @@ class MemoryQueueBackend(TableBackend):
     def close(self) -> None:
         """Nothing to release."""
 
-    def _transaction(self) -> AbstractContextManager[None]:
+    def _transaction(self, durable: bool = True) -> AbstractContextManager[None]:
         return contextlib.nullcontext()
 
     def _get(self, entry_id: str) -> QueueEntry | None:

@@ -5,7 +5,8 @@ what a queue needs from a file, with the kernel's help rather than ours:
 
 * every change is one transaction: a process killed at any moment (SIGKILL, power
   cut; WAL mode with ``synchronous=FULL``) leaves the queue as it was before or after
-  that change, so an entry is never lost, duplicated or half-written;
+  that change, so an entry is never lost, duplicated or half-written (claims and
+  runner records skip the flush to disk: a power cut may undo them, not tear them);
 * every read-check-write (a claim above all) runs under ``BEGIN IMMEDIATE``, the
   database's single write lock, so two workers never claim the same entry; readers
   (``queue status``, ``exp show``) never wait for writers;
@@ -129,15 +130,22 @@ class SqliteQueueBackend(TableBackend):
             ) from None
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self, durable: bool = True) -> Iterator[None]:
+        """One write transaction; not ``durable``: atomic, but not flushed to disk."""
         with self._errors():
-            self._conn.execute("BEGIN IMMEDIATE")
+            if not durable:
+                self._conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            finally:
+                if not durable:
+                    self._conn.execute("PRAGMA synchronous = FULL")
 
     def _docs(self, sql: str, args: tuple[object, ...] = ()) -> list[str]:
         with self._errors():

@@ -15,21 +15,24 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
 
-from labrun.experiments import run as exprun
+from labrun.errors import LabrunError
 from labrun.experiments.queue.backend import find_entry
 from labrun.experiments.queue.entry import EntryState, QueueEntry, QueueError
 from labrun.experiments.queue.local import SqliteQueueBackend
-from labrun.experiments.queue.workers import Supervisor, WorkerConfig, log_path
-from labrun.experiments.refs import QUEUE_NS, ExpRef, refs_of_baseline
 from labrun.project import Project
 from labrun.record import asdict, record
 from labrun.repro.events import Event
 from labrun.scm import git
+
+TYPE_CHECKING = False  # `queue status` imports this module: what it does not need loads later
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
+    from typing import Any
+
+    from labrun.experiments import run as exprun
+    from labrun.experiments.queue.workers import Supervisor
 
 RUNNER = "labrun.cli.worker:run_entry"  # prints like the CLI into the entry's log
 
@@ -81,8 +84,12 @@ def enqueue(
     Every combination is applied to copies of the params files first: a bad
     override fails here, with nothing queued, rather than later in a worker.
     """
+    import uuid
+
     from labrun.experiments import params
+    from labrun.experiments import run as exprun
     from labrun.experiments.overrides import override_texts
+    from labrun.experiments.refs import QUEUE_NS
 
     baseline, _ = exprun.require_baseline(project)
     overrides = params.parse_overrides(opts.set_params, opts.legacy_params)
@@ -175,6 +182,8 @@ def _capture(project: Project, baseline: str, combo: Mapping[str, Any]) -> str:
 
 
 def _taken_names(project: Project, queue: SqliteQueueBackend, baseline: str) -> set[str]:
+    from labrun.experiments.refs import refs_of_baseline
+
     taken = set(refs_of_baseline(git.git_dir(project.root), baseline))
     live = (EntryState.QUEUED, EntryState.RUNNING)
     taken.update(e.name for e in queue.iter_entries(live) if e.baseline == baseline)
@@ -227,7 +236,113 @@ def run_spec_of(entry: QueueEntry, devices: Sequence[str]) -> tuple[Project, Any
     return project, temp, ReproOptions(**repro)
 
 
+#: outputs bigger than this are not copied into a spare work tree ahead of the claim
+AHEAD_BYTES = 64 * 1024 * 1024
+
+
+@record
+class _Prepared:
+    entry_id: str
+    tree: Any  # the ReusableWorktree
+    temp: Project  # the project as the tree holds it
+    outputs: bool | None  # all checked out (False: not all; None: config or checkout failed)
+
+
+class QueueWorkTrees:
+    """The work trees of one worker process, reused from entry to entry (two per project).
+
+    In the worker, :meth:`prepare` makes a tree ready for the claimed entry: its
+    commit checked out, the config written, the outputs checked out. The runner
+    forked afterwards finds it so, and :meth:`execute` runs the entry there. While
+    it runs, :meth:`prepare_ahead` readies the other tree for the entry that will
+    likely come next; if it does, its runner starts at once. :meth:`close` removes
+    the trees when the worker ends.
+
+        >>> trees = QueueWorkTrees()
+        >>> trees.prepare(entry, "w1@host")  # in the worker  # doctest: +SKIP
+        >>> trees.execute(entry, (), reporter).name  # in the runner  # doctest: +SKIP
+        'q1'
+    """
+
+    def __init__(self) -> None:
+        self.trees: dict[str, list[Any]] = {}  # project root → its ReusableWorktrees
+        self.ready: _Prepared | None = None  # the claimed entry's tree
+        self.ahead: _Prepared | None = None  # a tree made ready for a likely next entry
+
+    def prepare(self, entry: QueueEntry, worker: str) -> None:
+        """Make a tree of the entry's project ready for it (in the worker, after the claim)."""
+        ahead, self.ahead, self.ready = self.ahead, None, None
+        if ahead is not None and ahead.entry_id == entry.id and ahead.outputs:
+            self.ready = ahead
+        else:
+            self.ready = self._make_ready(entry, worker, None)
+
+    def prepare_ahead(self, entry: QueueEntry | None, worker: str) -> None:
+        """Make the other tree ready for ``entry`` (while the claimed entry runs).
+
+        None: no entry is likely to come; the other trees are removed already.
+        """
+        self.ahead = None
+        busy = self.ready.tree if self.ready is not None else None
+        if entry is not None:
+            self.ahead = self._make_ready(entry, worker, busy, AHEAD_BYTES)
+            return
+        for root, trees in self.trees.items():
+            for tree in trees:
+                if tree is not busy:
+                    tree.remove()
+            self.trees[root] = [tree for tree in trees if tree is busy]
+
+    def _make_ready(
+        self, entry: QueueEntry, worker: str, busy: Any, max_bytes: int | None = None
+    ) -> _Prepared:
+        from labrun.experiments.tempdir import check_out_outputs
+
+        project = Project.find(entry.spec["root"])
+        tree = self._tree(project, worker, busy)
+        temp = tree.checkout(entry.spec["capture"])
+        try:
+            tree.configure(project, temp)
+            outputs: bool | None = check_out_outputs(temp, max_bytes)
+        except LabrunError:  # the runner meets it again, and reports it as a run would
+            outputs = None
+        return _Prepared(entry.id, tree, temp, outputs)
+
+    def _tree(self, project: Project, worker: str, busy: Any) -> Any:
+        from labrun.experiments.tempdir import ReusableWorktree
+
+        trees = self.trees.setdefault(project.root, [])
+        for tree in trees:
+            if tree is not busy:
+                return tree
+        name = worker if not trees else f"{worker}-{len(trees) + 1}"
+        trees.append(ReusableWorktree(project, name))
+        return trees[-1]
+
+    def execute(self, entry: QueueEntry, devices: Sequence[str], reporter: Any) -> Any:
+        """Run ``entry`` (in its prepared tree, else in a fresh one); its ExpResult."""
+        from labrun.experiments.tempdir import prepare, run_spec
+
+        project, spec, repro = run_spec_of(entry, devices)
+        ready = self.ready if self.ready is not None and self.ready.entry_id == entry.id else None
+        if ready is None:
+            return run_spec(project, spec, repro, reporter)
+        if ready.outputs is None and not spec.copy_paths:
+            prepare(project, ready.temp, spec)  # what failed in the worker fails here, logged
+        return run_spec(project, spec, repro, reporter, ready.temp)
+
+    def close(self) -> None:
+        """Remove the trees (at the end of the worker)."""
+        for trees in self.trees.values():
+            for tree in trees:
+                tree.remove()
+        self.trees.clear()
+        self.ready = self.ahead = None
+
+
 def _previous_attempt(project: Project, entry: QueueEntry) -> str | None:
+    from labrun.experiments.refs import ExpRef
+
     if entry.attempts <= 1:
         return None
     exp = ExpRef(entry.spec["baseline"], entry.spec["name"])
@@ -261,9 +376,12 @@ def remove(project: Project, keys: Sequence[str], states: Sequence[str] = ()) ->
             chosen += list(queue.iter_entries(tuple(states)))
         removed = set(queue.remove([e.id for e in chosen]))
     gone = [e for e in chosen if e.id in removed]
+    from labrun.experiments.queue.logs import log_path
+    from labrun.experiments.refs import QUEUE_NS
+
     git.delete_refs(project.root, [f"{QUEUE_NS}/{e.id}" for e in gone])
     for entry in gone:
-        Path(log_path(queue_dir(project), entry.id)).unlink(missing_ok=True)
+        log_path(queue_dir(project), entry.id).unlink(missing_ok=True)
     return gone
 
 
@@ -295,6 +413,8 @@ def set_priority(project: Project, key: str, priority: int) -> QueueEntry:
 
 def supervisor(project: Project, devices: Sequence[str] = (), max_entries: int = 0) -> Supervisor:
     """The worker supervisor of this project's queue (workers leave when it is empty)."""
+    from labrun.experiments.queue.workers import Supervisor, WorkerConfig
+
     config = WorkerConfig(queue_dir(project), devices=tuple(devices), max_entries=max_entries)
     return Supervisor(open_queue(project), RUNNER, config, cwd=project.root)
 
@@ -307,12 +427,16 @@ def start(
     detach: bool,
     max_entries: int = 0,
 ) -> Supervisor:
-    """Start up to ``jobs`` workers (the missing ones); they exit when the queue is empty."""
+    """Start up to ``jobs`` workers (the missing ones); they exit when the queue is empty.
+
+    Attached workers (not ``detach``) are forked from this process: no interpreter
+    to start, and the experiment modules are loaded once, here.
+    """
     if jobs < 1:
         raise QueueError("-j/--jobs must be at least 1")
     entries(project)  # settle orphans first: their entries are queued again
     sup = supervisor(project, devices, max_entries)
-    sup.start(jobs, detach=detach)
+    sup.start(jobs, detach=detach, fork=not detach)
     return sup
 
 
@@ -324,7 +448,9 @@ def stop(project: Project, kill_running: bool = False) -> int:
 
 def log_of(project: Project, entry: QueueEntry) -> Path:
     """The log file of an entry (stage output of every attempt)."""
-    return Path(log_path(queue_dir(project), entry.id))
+    from labrun.experiments.queue.logs import log_path
+
+    return log_path(queue_dir(project), entry.id)
 
 
 def wait_idle(project: Project, poll: float = 0.2) -> None:

@@ -12,13 +12,22 @@ A worker is one process (``python -m labrun.experiments.queue.workers ...``)::
         kill what is left of the group; record the outcome
     unregister
 
-The runner is any function ``runner(entry, devices, log_path) -> dict`` named by an
+The runner is any callable ``runner(entry, devices, log_path) -> dict`` named by an
 import path (``"package.module:function"``), so that a detached worker can load it.
 It runs in a forked child whose stdout and stderr go to the entry's log; the dict it
 returns (JSON) is the result, and raising or dying fails the entry. The child waits
 for the worker's go-ahead, given only once the backend has recorded the child's
 process group, and it dies with the worker (``PR_SET_PDEATHSIG``). So a run whose
 worker is gone can always be found, and killed, before its entry runs again.
+
+A runner may also have hooks, which run in the worker itself: ``prepare(entry,
+worker_id)`` after each claim, before the fork (what it sets up, the forked runner
+inherits; raising fails the entry, which then never runs); ``prepare_ahead(entry,
+worker_id)`` on a thread while the run goes on, with the queued entry this worker
+will likely claim next, or None (a guess: the queue order, skipping one entry per
+run that started earlier, whose worker will be free first; errors are ignored; the
+thread is joined before the next fork); and ``close()`` when the worker ends.
+Labrun's runner keeps its work trees in them (``cli/worker.py``).
 
 Files under the queue directory: ``logs/<entry>.log`` (a run's output, appended
 across attempts), ``results/<entry>.<attempt>.json`` (a runner's result, while it is
@@ -46,6 +55,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -163,6 +173,9 @@ def run_worker(backend: QueueBackend, runner: Runner, worker_id: str, config: Wo
         with _interrupts(loop):
             return loop.run()
     finally:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
         backend.unregister_worker(worker)
 
 
@@ -173,10 +186,10 @@ class _WorkerLoop:
         self.backend, self.runner, self.worker, self.config = backend, runner, worker, config
         self.queue_dir = Path(os.path.abspath(config.queue_dir))  # entries record their log
         self.interrupts = 0  # SIGINT/SIGTERM received
+        self.done = 0  # entries finished
         self.die_with_parent = _pdeathsig_setter()
 
     def run(self) -> int:
-        done = 0
         while not self.interrupts:
             self.backend.requeue_orphans(self.config.policy, max_attempts=self.config.max_attempts)
             row = self.backend.heartbeat(self.worker.id)
@@ -184,14 +197,14 @@ class _WorkerLoop:
                 break
             entry = self.backend.claim(self.worker.process, self.worker.devices)
             if entry is not None:
-                done += self.run_entry(entry)
-                if self.config.max_entries and done >= self.config.max_entries:
+                self.done += self.run_entry(entry)
+                if self.config.max_entries and self.done >= self.config.max_entries:
                     break
             elif self.config.stop_when_empty and not self.has_waiting():
                 break
             else:
                 time.sleep(self.config.poll)
-        return done
+        return self.done
 
     def has_waiting(self) -> bool:
         """Whether a queued entry would fit the pool once running ones free devices."""
@@ -203,18 +216,73 @@ class _WorkerLoop:
         result_file = result_path(self.queue_dir, entry)
         log.parent.mkdir(parents=True, exist_ok=True)
         result_file.parent.mkdir(parents=True, exist_ok=True)
+        error = self.prepare(entry, log)
+        if error is not None:
+            return int(self.backend.finish(entry, EntryState.FAILED, {"error": error}))
         child = _fork_runner(_Job(self.runner, entry, log, result_file), self.die_with_parent)
         stamp = process_stamp(child.pid)
         if stamp is None or not self.backend.mark_running(entry, stamp, str(log)):
             child.reap()  # no go-ahead: the child ends without running anything
             return 0
         child.go()
-        sent = self.watch(entry, child)
-        code = child.reap()
-        state, result = _outcome(code, _read_result(result_file), sent)
-        with contextlib.suppress(FileNotFoundError):
-            result_file.unlink()
-        return int(self.backend.finish(entry, state, result))
+        ahead = self.prepare_ahead(entry)
+        try:
+            sent = self.watch(entry, child)
+            code = child.reap()
+            state, result = _outcome(code, _read_result(result_file), sent)
+            with contextlib.suppress(FileNotFoundError):
+                result_file.unlink()
+            return int(self.backend.finish(entry, state, result))
+        finally:
+            if ahead is not None:
+                ahead.join()  # no thread may be running when the next runner is forked
+
+    def prepare(self, entry: QueueEntry, log: Path) -> str | None:
+        """Call the runner's ``prepare`` hook; the error that fails the entry, if any."""
+        hook = getattr(self.runner, "prepare", None)
+        if hook is None:
+            return None
+        try:
+            hook(entry, self.worker.id)
+        except Exception as exc:  # the entry fails, the worker goes on with the next one
+            error = f"the run could not be prepared: {_describe(exc)}"
+            with open(log, "a", encoding="utf-8", errors="backslashreplace") as out:
+                out.write(f"labrun: {error}\n")
+            return error
+        return None
+
+    def prepare_ahead(self, current: QueueEntry) -> threading.Thread | None:
+        """Let the runner get ready for the entry this worker will likely claim next.
+
+        The hook runs on a thread of its own, so that kill requests are still
+        forwarded meanwhile; the backend is only used here, on the worker's thread.
+        """
+        hook = getattr(self.runner, "prepare_ahead", None)
+        if hook is None or (self.config.max_entries and self.done + 1 >= self.config.max_entries):
+            return None
+        try:
+            upcoming = self.likely_next(current)
+        except Exception:  # only a guess: the claim decides
+            return None
+        thread = threading.Thread(
+            target=_quietly, args=(hook, upcoming, self.worker.id), name="labrun-ahead"
+        )
+        thread.start()
+        return thread
+
+    def likely_next(self, current: QueueEntry) -> QueueEntry | None:
+        """The queued entry this worker will claim after *current*, if runs take as long."""
+        pool = len(self.worker.devices)
+        live = list(self.backend.iter_entries([EntryState.QUEUED, EntryState.RUNNING]))
+        queued = [e for e in live if e.state == EntryState.QUEUED and e.gpus <= pool]
+        queued.sort(key=lambda e: -e.priority)  # stable: the queue order within a priority
+        started = current.started or 0.0
+        earlier = sum(
+            1
+            for e in live
+            if e.state == EntryState.RUNNING and e.id != current.id and (e.started or 0.0) < started
+        )
+        return queued[earlier] if earlier < len(queued) else None
 
     def watch(self, entry: QueueEntry, child: _Child) -> str:
         """Wait for the runner, forwarding kill requests; the strongest one sent."""
@@ -235,6 +303,11 @@ class _WorkerLoop:
             return "KILL"  # the entry is no longer ours: its run must not go on
         by_signal = KILL_LEVELS[min(self.interrupts, 2)]
         return max(current.kill, by_signal, key=KILL_LEVELS.index)
+
+
+def _quietly(hook: Callable[..., object], *args: object) -> None:
+    with contextlib.suppress(Exception):  # only a guess: the claim decides
+        hook(*args)
 
 
 @contextlib.contextmanager
@@ -470,24 +543,64 @@ class Supervisor:
             raise RunnerSpecError(f"runner '{runner}' is not of the form 'package.module:function'")
         self.backend, self.runner, self.config = backend, runner, config
         self.env, self.cwd = env, cwd
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.processes: dict[str, subprocess.Popen[bytes] | ForkedWorker] = {}
 
-    def start(self, jobs: int = 1, *, detach: bool = True) -> int:
+    def start(self, jobs: int = 1, *, detach: bool = True, fork: bool = False) -> int:
         """Start the missing workers of ``w1..w<jobs>``; how many were started.
 
         Detached workers get a session of their own and outlive the caller; attached
         ones stay in the caller's process group (Ctrl-C reaches them) until :meth:`wait`.
+        With ``fork``, attached workers are forked from this process instead of being
+        new interpreters: they start at once, with the runner loaded here only once
+        (a process running other threads cannot fork safely: then they are new ones).
         """
         live = {w.id for w in self.backend.iter_workers()}
-        started = 0
+        missing = []
         for number in range(1, jobs + 1):
             worker_id = worker_name(number)
             proc = self.processes.get(worker_id)
-            if worker_id in live or (proc is not None and proc.poll() is None):
-                continue
-            self.processes[worker_id] = self._spawn(worker_id, detach)
-            started += 1
-        return started
+            if worker_id not in live and (proc is None or proc.poll() is not None):
+                missing.append(worker_id)
+        if missing and fork and not detach and _single_threaded():
+            self.processes.update(self._fork_all(missing))
+        else:
+            self.processes.update((w, self._spawn(w, detach)) for w in missing)
+        return len(missing)
+
+    def _fork_all(self, worker_ids: Sequence[str]) -> dict[str, ForkedWorker]:
+        runner = load_runner(self.runner)  # once, here: every worker starts with it loaded
+        url = self.backend.url
+        self.backend.close()  # no open connection may cross a fork (SQLite's locks are per process)
+        try:
+            return {w: self._fork(runner, url, w) for w in worker_ids}
+        finally:
+            self.backend = open_backend(url)
+
+    def _fork(self, runner: Runner, url: str, worker_id: str) -> ForkedWorker:
+        log = worker_log_path(self.config.queue_dir, worker_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        for stream in (sys.stdout, sys.stderr):  # or the child would write our buffers again
+            with contextlib.suppress(Exception):
+                stream.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _redirect_output(log)
+                if self.cwd is not None:
+                    os.chdir(self.cwd)
+                if self.env is not None:
+                    os.environ.clear()
+                    os.environ.update(self.env)
+                code = serve(url, runner, worker_id, self.config)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(Exception):
+                        stream.flush()
+                os._exit(code)
+        return ForkedWorker(pid)
 
     def command(self, worker_id: str) -> list[str]:
         """The command line of a worker process."""
@@ -548,10 +661,50 @@ class Supervisor:
         return self.backend.request_stop(kill=kill)
 
 
-# --- logs ---------------------------------------------------------------------------
+def _single_threaded() -> bool:
+    return threading.active_count() == 1
+
+
+class ForkedWorker:
+    """A worker process forked from this one (``Supervisor.start(fork=True)``), as a Popen."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """The exit code, or None while it runs."""
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the exit code; ``subprocess.TimeoutExpired`` after *timeout* seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0.0)
+            time.sleep(0.01)
+        return code
 
 
 # --- the worker process ---------------------------------------------------------------
+
+
+def serve(url: str, runner: Runner, worker_id: str, config: WorkerConfig) -> int:
+    """Be worker *worker_id* of the queue at *url* until it is done; the exit code."""
+    try:
+        backend = open_backend(url)
+        try:
+            run_worker(backend, runner, worker_id, config)
+        finally:
+            backend.close()
+    except LabrunError as exc:
+        sys.stderr.write(f"labrun queue worker {worker_id}: {exc.message}\n")
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -572,28 +725,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         runner = load_runner(args.runner)
-        backend = open_backend(args.backend)
-        try:
-            config = WorkerConfig(
-                args.queue_dir,
-                parse_devices(args.devices),
-                args.policy,
-                stop_when_empty=not args.linger,
-                poll=args.poll,
-                max_attempts=args.max_attempts,
-                max_entries=args.max_entries,
-            )
-            run_worker(backend, runner, args.id, config)
-        finally:
-            backend.close()
+        config = WorkerConfig(
+            args.queue_dir,
+            parse_devices(args.devices),
+            args.policy,
+            stop_when_empty=not args.linger,
+            poll=args.poll,
+            max_attempts=args.max_attempts,
+            max_entries=args.max_entries,
+        )
     except LabrunError as exc:
         sys.stderr.write(f"labrun queue worker {args.id}: {exc.message}\n")
         return 1
-    return 0
+    return serve(args.backend, runner, args.id, config)
 
 
 __all__ = [
     "HEARTBEAT_SECONDS",
+    "ForkedWorker",
     "RunnerSpecError",
     "Supervisor",
     "WorkerConfig",
@@ -603,6 +752,7 @@ __all__ = [
     "log_path",
     "main",
     "run_worker",
+    "serve",
     "worker_log_path",
     "worker_name",
 ]

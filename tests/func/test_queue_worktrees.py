@@ -1,0 +1,311 @@
+"""Queue workers reuse their work trees, yet every entry starts from a fresh tree.
+
+A worker keeps two work trees per project and resets one for each entry (made ready
+ahead while the previous entry runs). Whatever an entry leaves behind (untracked or
+ignored files, outputs, edits of tracked files, a failure half-way) must be gone
+before the next entry starts, and nothing is left once the worker ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labrun import api
+from labrun.experiments.queue.backend import MemoryQueueBackend
+from labrun.experiments.queue.entry import EntryState, QueueEntry
+from labrun.experiments.queue.workers import WorkerConfig, run_worker, worker_name
+from labrun.experiments.tempdir import ReusableWorktree, clean_leftovers
+from labrun.project import Project
+from tests.conftest import TmpProject
+
+REPO = Path(__file__).resolve().parents[2]
+
+PIPELINE = """\
+stages:
+  train:
+    cmd: python3 probe.py
+    deps: [probe.py]
+    params: [seed, fail]
+    outs: [model.txt]
+    metrics:
+      - metrics.json:
+          cache: false
+"""
+
+# what an entry finds when it starts, then traces of every kind for the next entries
+PROBE = """\
+import json, os, yaml
+p = yaml.safe_load(open("params.yaml"))
+leftovers = [f for f in ("junk.txt", "ignored/junk.bin", "model.txt") if os.path.exists(f)]
+notes = open("notes.txt").read()
+open("junk.txt", "w").write("junk")
+os.makedirs("ignored", exist_ok=True)
+open("ignored/junk.bin", "w").write("x")
+open("notes.txt", "a").write("edited\\n")
+os.remove("tracked.txt")
+open("model.txt", "w").write(str(p["seed"]))
+json.dump({"leftovers": leftovers, "notes": notes}, open("metrics.json", "w"))
+raise SystemExit(1 if p["fail"] else 0)
+"""
+
+
+@pytest.fixture
+def proj(tmp_project: TmpProject) -> TmpProject:
+    tmp_project.gen(
+        {
+            "dvc.yaml": PIPELINE,
+            "probe.py": PROBE,
+            "params.yaml": "seed: 0\nfail: false\n",
+            "notes.txt": "original\n",
+            "tracked.txt": "here\n",
+            ".gitignore": "ignored/\n",
+        }
+    )
+    tmp_project.commit("baseline")
+    return tmp_project
+
+
+def exps(p: TmpProject) -> dict[str, str]:
+    return {name: sha for _bl, items in api.exp_list(p.root).items() for name, sha in items}
+
+
+def test_each_entry_starts_from_a_fresh_tree(proj: TmpProject) -> None:
+    """One worker, four entries, two trees: each tree serves two entries, one fails."""
+    for seed, fail in ((1, "false"), (2, "true"), (3, "false"), (4, "false")):
+        name = f"e{seed}"
+        res = proj.labrun(
+            "exp", "run", "--queue", "-n", name, "-S", f"seed={seed}", "-S", f"fail={fail}"
+        )
+        assert res.returncode == 0, res.stderr
+    run = proj.labrun("exp", "run", "--run-all", "-j", "1")
+    assert run.returncode == 0, run.stderr
+    states = {e.name: e.state for e in api.queue_status(proj.root)}
+    assert states == {"e1": "succeeded", "e2": "failed", "e3": "succeeded", "e4": "succeeded"}
+    done = exps(proj)
+    assert set(done) == {"e1", "e3", "e4"}
+    for name in ("e1", "e3", "e4"):
+        sha = done[name]
+        found = json.loads(proj.git("show", f"{sha}:metrics.json"))
+        assert found == {"leftovers": [], "notes": "original\n"}, name
+        assert proj.git("show", f"{sha}:notes.txt") == "original\nedited\n"
+        assert "tracked.txt" not in proj.git("ls-tree", "--name-only", sha).split()
+        assert "junk.txt" not in proj.git("ls-tree", "--name-only", sha).split()
+    standalone = proj.root / ".dvc" / "tmp" / "exps" / "standalone"
+    assert not standalone.exists() or os.listdir(standalone) == []
+    assert len(proj.git("worktree", "list").splitlines()) == 1
+    assert proj.git("status", "--porcelain") == ""
+
+
+def test_untracked_files_are_reported_in_the_log(proj: TmpProject) -> None:
+    proj.labrun("exp", "run", "--queue", "-n", "one", "-S", "seed=5")
+    assert proj.labrun("exp", "run", "--run-all").returncode == 0
+    log = proj.labrun("queue", "logs", "one").stdout
+    warning = log[log.index("The following untracked files") :]
+    listed = [line.strip() for line in warning.splitlines()[1:] if line.startswith("\t")]
+    assert listed == ["junk.txt"]  # not the ignored file, not what the commit added
+
+
+def test_an_entry_whose_pipeline_cannot_load_fails_alone(proj: TmpProject) -> None:
+    (proj.root / "dvc.yaml").write_text("stages:\n  train:\n    cmd: [unclosed\n")
+    assert proj.labrun("exp", "run", "--queue", "-n", "broken").returncode == 0
+    proj.git("checkout", "dvc.yaml")
+    proj.labrun("exp", "run", "--queue", "-n", "fine", "-S", "seed=6")
+    run = proj.labrun("exp", "run", "--run-all")
+    assert run.returncode == 0
+    assert {e.name: e.state for e in api.queue_status(proj.root)} == {
+        "broken": "failed",
+        "fine": "succeeded",
+    }
+    log = proj.labrun("queue", "logs", "broken").stdout
+    assert "Running queued experiment 'broken'" in log and "'./dvc.yaml' is invalid" in log
+
+
+# --- the reusable work tree itself ----------------------------------------------------
+
+
+def _commit(proj: TmpProject, files: dict[str, Any], message: str) -> str:
+    proj.gen(files)
+    proj.commit(message)
+    return proj.git("rev-parse", "HEAD").strip()
+
+
+def _files(root: Path) -> set[str]:
+    found = set()
+    for base, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        found.update(os.path.relpath(os.path.join(base, n), root) for n in names)
+    return found - {".git"}
+
+
+def test_reusable_worktree_resets_to_exactly_the_commit(proj: TmpProject) -> None:
+    first = proj.git("rev-parse", "HEAD").strip()
+    second = _commit(proj, {"params.yaml": "seed: 9\nfail: false\n", "new.txt": "n\n"}, "two")
+    project = Project.find(str(proj.root))
+    tree = ReusableWorktree(project, "w1@host")
+    temp = Path(tree.checkout(first).root)
+    assert temp.name == "tmp-w1-host"
+    fresh = _files(temp)
+    memo = temp / ".dvc" / "tmp" / "labrun" / "hashes.db"
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.write_text("memo")
+    (temp / "junk.txt").write_text("junk")
+    (temp / "ignored").mkdir()
+    (temp / "ignored" / "deep.bin").write_text("x")
+    (temp / "notes.txt").write_text("edited\n")
+    (temp / "tracked.txt").unlink()
+    subprocess.run(["git", "add", "junk.txt"], cwd=temp, check=True)  # even staged
+    again = Path(tree.checkout(second).root)
+    assert again == temp
+    assert _files(temp) == (fresh | {"new.txt", ".dvc/tmp/labrun/hashes.db"})
+    assert memo.read_text() == "memo"  # the hash memo is kept: its rows stay true
+    assert (temp / "notes.txt").read_text() == "original\n"
+    assert (temp / "params.yaml").read_text() == "seed: 9\nfail: false\n"
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=temp, capture_output=True, text=True, check=True
+    )
+    assert head.stdout.strip() == second
+    tree.remove()
+    assert not temp.exists() and not Path(str(temp) + ".lock").exists()
+    assert len(proj.git("worktree", "list").splitlines()) == 1
+
+
+def test_the_local_config_is_written_again_only_when_it_changed(proj: TmpProject) -> None:
+    head = proj.git("rev-parse", "HEAD").strip()
+    project = Project.find(str(proj.root))
+    tree = ReusableWorktree(project, "w1")
+    temp = tree.checkout(head)
+    local = Path(temp.root) / ".dvc" / "config.local"
+    tree.configure(project, temp)
+    assert str(project.config.cache_dir) in local.read_text()
+    written = local.stat().st_mtime_ns, local.stat().st_ino
+    temp = tree.checkout(head)  # kept through the reset, and not written again
+    tree.configure(project, temp)
+    assert (local.stat().st_mtime_ns, local.stat().st_ino) == written
+    (proj.root / ".dvc" / "config.local").write_text("[core]\n    autostage = true\n")
+    project = Project.find(str(proj.root))
+    tree.configure(project, tree.checkout(head))
+    assert "autostage = true" in local.read_text()
+    local.write_text("edited by a run\n")
+    tree.configure(project, tree.checkout(head))
+    assert "autostage = true" in local.read_text()
+    tree.remove()
+
+
+def test_a_broken_or_deleted_tree_is_made_again(proj: TmpProject) -> None:
+    head = proj.git("rev-parse", "HEAD").strip()
+    tree = ReusableWorktree(Project.find(str(proj.root)), "w1")
+    temp = Path(tree.checkout(head).root)
+    (temp / ".git").unlink()  # not a worktree any more
+    assert (Path(tree.checkout(head).root) / "probe.py").exists()
+    subprocess.run(["rm", "-rf", str(temp)], check=True)  # deleted by hand: Git still records it
+    assert (Path(tree.checkout(head).root) / "probe.py").exists()
+    assert clean_leftovers(Project.find(str(proj.root))) == []  # in use: `exp clean` leaves it
+    assert temp.exists()
+    tree.remove()
+    assert len(proj.git("worktree", "list").splitlines()) == 1
+
+
+# --- the worker's hooks ----------------------------------------------------------------
+
+
+class HookedRunner:
+    """A runner with the worker's hooks, recording the calls the worker makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None]] = []
+
+    def prepare(self, entry: QueueEntry, worker: str) -> None:
+        self.calls.append(("prepare", entry.name))
+        if entry.spec.get("unpreparable"):
+            raise OSError("no space left on device")
+
+    def prepare_ahead(self, entry: QueueEntry | None, worker: str) -> None:
+        self.calls.append(("ahead", entry.name if entry is not None else None))
+
+    def close(self) -> None:
+        self.calls.append(("close", None))
+
+    def __call__(self, entry: QueueEntry, devices: tuple[str, ...], log: Path) -> dict[str, Any]:
+        return {"name": entry.name}
+
+
+def test_worker_hooks_prepare_ahead_in_claim_order(tmp_path: Path) -> None:
+    queue = MemoryQueueBackend()
+    queue.put(QueueEntry("a", name="a"))
+    queue.put(QueueEntry("b", name="b", spec={"unpreparable": True}))
+    queue.put(QueueEntry("c", name="c"))
+    queue.put(QueueEntry("d", name="d", priority=5))
+    runner = HookedRunner()
+    config = WorkerConfig(str(tmp_path / "queue"), poll=0.05)
+    assert run_worker(queue, runner, "w1@host", config) == 4
+    assert runner.calls == [
+        ("prepare", "d"),
+        ("ahead", "a"),
+        ("prepare", "a"),
+        ("ahead", "b"),
+        ("prepare", "b"),  # fails: no run, so nothing to prepare ahead during it
+        ("prepare", "c"),
+        ("ahead", None),
+        ("close", None),
+    ]
+    failed = queue.get("b")
+    assert failed is not None and failed.state == EntryState.FAILED
+    assert failed.result == {
+        "error": "the run could not be prepared: OSError: no space left on device"
+    }
+    log = (tmp_path / "queue" / "logs" / "b.log").read_text()
+    assert "could not be prepared" in log
+    assert {e.name: e.state for e in queue.iter_entries()} == {
+        "a": "succeeded",
+        "b": "failed",
+        "c": "succeeded",
+        "d": "succeeded",
+    }
+
+
+FORKING = """\
+import sys
+sys.path[:0] = [{repo!r}, {here!r}]
+from labrun.experiments.queue.entry import QueueEntry
+from labrun.experiments.queue.local import SqliteQueueBackend
+from labrun.experiments.queue.workers import ForkedWorker, Supervisor, WorkerConfig
+
+queue = SqliteQueueBackend({db!r})
+for i in range(4):
+    queue.put(QueueEntry(f"e{{i}}", spec={{"record": {record!r}, "ticks": 2, "step": 0.01}}))
+config = WorkerConfig({queue_dir!r}, poll=0.05)
+sup = Supervisor(queue, "qrunners:ticking", config)
+assert sup.start(2, detach=False, fork=True) == 2
+assert all(isinstance(p, ForkedWorker) for p in sup.processes.values())
+assert sup.wait(timeout=60)
+assert [p.returncode for p in sup.processes.values()] == [0, 0]
+print(sorted(e.state for e in sup.backend.iter_entries()))
+"""
+
+
+def test_attached_workers_can_be_forked_from_the_caller(tmp_path: Path) -> None:
+    from tests.func.test_queue_workers import RUNNERS
+
+    (tmp_path / "qrunners.py").write_text(RUNNERS)
+    script = FORKING.format(
+        repo=str(REPO),
+        here=str(tmp_path),
+        db=str(tmp_path / "queue.db"),
+        record=str(tmp_path / "record.txt"),
+        queue_dir=str(tmp_path / "queue"),
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(["succeeded"] * 4)
+    logs = sorted(p.name for p in (tmp_path / "queue" / "workers").iterdir())
+    assert logs == [f"{worker_name(1)}.log", f"{worker_name(2)}.log"]

@@ -208,8 +208,12 @@ def explain_dvcignored(project: Project) -> Callable[[str], str | None]:
     from labrun.ignore import DvcIgnore
 
     rules = DvcIgnore(project.root)
+    written: dict[int, bool] = {}  # id of a rule set → whether a .dvcignore line is in it
 
     def explain(relpath: str) -> str | None:
+        ruleset = rules.rules_for(relpath.strip("/").rpartition("/")[0])
+        if not written.setdefault(id(ruleset), any(r.line for r in ruleset.rules)):
+            return None  # built-in rules only: nothing a user wrote can hide the path
         found = rules.explain(relpath)
         return str(found) if found is not None and found.ignored and found.line else None
 

@@ -216,6 +216,7 @@ class _TreeSnapshots:
         try:
             if exists:
                 shutil.copyfile(real, index)
+                git.keep_index_time(index, os.stat(real))  # see there: racily clean entries
             else:
                 os.unlink(index)
                 git.run_git(self.root, ["read-tree", "HEAD"], env={"GIT_INDEX_FILE": index})

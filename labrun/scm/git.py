@@ -407,12 +407,24 @@ def _copy_index(gdir: str, target: str) -> set[str] | None:
     try:
         with open(os.path.join(gdir, "index"), "rb") as stream:
             data = stream.read()
+            st = os.fstat(stream.fileno())
     except FileNotFoundError:
         os.unlink(target)
         return None
     with open(target, "wb") as stream:
         stream.write(data)
+    keep_index_time(target, st)
     return index_paths(data) or set()
+
+
+def keep_index_time(copy: str, source: os.stat_result) -> None:
+    """Give a copy of an index its source's modification time.
+
+    Git trusts an entry's stat data only when the entry is older than the index
+    file ("racily clean" entries are compared by content): a copy made later
+    would make a file edited in the same second as the index look unchanged.
+    """
+    os.utime(copy, ns=(source.st_atime_ns, source.st_mtime_ns))
 
 
 def index_paths(data: bytes) -> set[str] | None:

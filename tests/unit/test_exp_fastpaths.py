@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +242,25 @@ def test_snapshot_tree_is_the_tree_of_adding_every_unignored_path(repo: Path) ->
     listed = _git(repo, "ls-tree", "-r", "--name-only", tree).splitlines()
     assert "new.txt" in listed and "run.log" not in listed and "stray.txt" not in listed
     assert not [n for n in os.listdir(repo / ".git") if n.startswith("labrun-index")]
+
+
+def test_snapshot_tree_sees_an_edit_made_in_the_second_the_index_was_written(
+    repo: Path,
+) -> None:
+    """Git compares a racily clean entry (not older than its index file) by content:
+    the private copy of the index must keep the index's time for that to work."""
+    second = (int(time.time()) - 100) * 10**9
+    target, index = repo / "a.txt", repo / ".git" / "index"
+    os.utime(target, ns=(second + 100, second + 100))
+    _git(repo, "update-index", "--refresh")  # the entry now holds that stat
+    os.utime(index, ns=(second + 500, second + 500))  # as if written in the same second
+    inode = target.stat().st_ino
+    with open(target, "r+b") as stream:  # same size, same inode, same second
+        stream.write(b"A.TXT")
+    os.utime(target, ns=(second + 900, second + 900))
+    assert target.stat().st_ino == inode
+    tree = git.snapshot_tree(str(repo), [])
+    assert _git(repo, "show", f"{tree}:a.txt") == "A.TXT"
 
 
 def test_snapshot_tree_of_a_project_below_the_top(repo: Path) -> None:

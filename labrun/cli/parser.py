@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection
 
 from labrun.errors import ArgumentError
 
@@ -52,6 +53,21 @@ def command_name(argv: list[str], commands: dict[str, tuple[str, str]]) -> str |
             return arg
         elif not arg.startswith("-"):
             return None
+    return None
+
+
+def subcommand_name(argv: list[str], group: str, names: Collection[str]) -> str | None:
+    """The first of *names* after the group command *group* (`exp`, `queue`) in *argv*.
+
+    >>> subcommand_name(["-q", "exp", "show", "--json"], "exp", {"run", "show"})
+    'show'
+    """
+    seen_group = False
+    for arg in argv:
+        if seen_group and arg in names:
+            return arg
+        if arg == group:
+            seen_group = True
     return None
 
 

@@ -200,25 +200,19 @@ class _TreeSnapshots:
         source = _signature(real)
         if self._index is None or source != self._source:
             self.close()
-            self._index = self._copy_of(real, source is not None)
+            self._index = self._copy_of()
             self._source = source
         return {"GIT_INDEX_FILE": self._index}
 
-    def _copy_of(self, real: str, exists: bool) -> str:
-        import shutil
-        import tempfile
+    def _copy_of(self) -> str:
+        """A private copy of the user's index (of HEAD's tree when there is none)."""
         import weakref
 
-        fd, index = tempfile.mkstemp(prefix="labrun-index-", dir=self.gdir)
-        os.close(fd)
+        index = git.private_index(self.gdir)
         # deleted by close(), or at the latest when the run ends in any other way
         self._drop = weakref.finalize(self, _discard, index)
         try:
-            if exists:
-                shutil.copyfile(real, index)
-                git.keep_index_time(index, os.stat(real))  # see there: racily clean entries
-            else:
-                os.unlink(index)
+            if git.copy_index(self.gdir, index) is None:
                 git.run_git(self.root, ["read-tree", "HEAD"], env={"GIT_INDEX_FILE": index})
         except BaseException:
             self._drop()

@@ -364,10 +364,10 @@ def snapshot_tree(
     tracked change, so usually no further `git` run is needed for them.
     """
     gdir = git_dir(root)
-    tmp_index = _private_index(gdir)
+    tmp_index = private_index(gdir)
     try:
         env = {"GIT_INDEX_FILE": tmp_index}
-        tracked = _copy_index(gdir, tmp_index)
+        tracked = copy_index(gdir, tmp_index)
         if tracked is None:
             run_git(root, ["read-tree", "HEAD"], env=env)
             tracked = set()
@@ -385,7 +385,7 @@ def snapshot_tree(
             os.unlink(tmp_index)
 
 
-def _private_index(gdir: str) -> str:
+def private_index(gdir: str) -> str:
     """A new, empty file in the Git directory to hold the private index."""
     import time
 
@@ -398,7 +398,7 @@ def _private_index(gdir: str) -> str:
         return path
 
 
-def _copy_index(gdir: str, target: str) -> set[str] | None:
+def copy_index(gdir: str, target: str) -> set[str] | None:
     """Copy the user's index to ``target``; the paths it tracks (None: there is no index).
 
     An index in a format :func:`index_paths` does not read gives an empty set,
@@ -413,11 +413,11 @@ def _copy_index(gdir: str, target: str) -> set[str] | None:
         return None
     with open(target, "wb") as stream:
         stream.write(data)
-    keep_index_time(target, st)
+    _keep_index_time(target, st)
     return index_paths(data) or set()
 
 
-def keep_index_time(copy: str, source: os.stat_result) -> None:
+def _keep_index_time(copy: str, source: os.stat_result) -> None:
     """Give a copy of an index its source's modification time.
 
     Git trusts an entry's stat data only when the entry is older than the index

@@ -26,6 +26,7 @@ EXP_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "show": ("exp_show", "Print experiments.", ()),
     "diff": ("exp_diff", "Show changes between experiments.", ()),
 }
+_NAMES = frozenset(EXP_COMMANDS) | {a for _, _, aliases in EXP_COMMANDS.values() for a in aliases}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from labrun.cli import parser as parser_module
 
     sub = parser.add_subparsers(title="exp commands", metavar="COMMAND", parser_class=Parser)
-    chosen = _chosen(parser_module.ARGV)
+    chosen = parser_module.subcommand_name(parser_module.ARGV, "exp", _NAMES)
     for name, (module, help_text, aliases) in EXP_COMMANDS.items():
         if chosen is not None and chosen != name and chosen not in aliases:
             continue  # as at the top level: only the command being run gets a parser
@@ -44,14 +45,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         module_name, _, verb = module.partition(":")
         loaded = import_module(f"labrun.cli.commands.{module_name}")
         getattr(loaded, f"add_{verb}" if verb else "add_arguments")(cmd)
-
-
-def _chosen(argv: list[str]) -> str | None:
-    names = set(EXP_COMMANDS) | {a for _, _, al in EXP_COMMANDS.values() for a in al}
-    seen_exp = False
-    for arg in argv:
-        if seen_exp and arg in names:
-            return arg
-        if arg == "exp":
-            seen_exp = True
-    return None

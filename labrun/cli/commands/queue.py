@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from labrun.cli import parser as parser_module
 
     sub = parser.add_subparsers(title="queue commands", metavar="COMMAND", parser_class=Parser)
-    chosen = _chosen(parser_module.ARGV)
+    chosen = parser_module.subcommand_name(parser_module.ARGV, "queue", _VERBS)
     for verb in _VERBS:
         if chosen is not None and verb != chosen:
             sub.add_parser(verb, help=_HELP[verb], add_help=False)
@@ -28,17 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         cmd = sub.add_parser(verb, help=_HELP[verb], description=_HELP[verb])
         add_common(cmd)
         globals()[f"_add_{verb}"](cmd)
-
-
-def _chosen(argv: list[str]) -> str | None:
-    """The verb after `queue` on the command line, if any."""
-    seen_queue = False
-    for arg in argv:
-        if seen_queue and arg in _VERBS:
-            return arg
-        if arg == "queue":
-            seen_queue = True
-    return None
 
 
 _HELP = {

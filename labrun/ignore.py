@@ -221,18 +221,36 @@ class Rule:
     tail: str | None = None  # for `^(?:.+/)?X` regexes: X, which can only match one component
 
 
+_Compiled = tuple["re.Pattern[str]", bool, "str | None"]
+# pattern → (regex, negated, tail): the same lines are read again and again (a
+# `.gitignore` gaining one entry per stage), translating them is the costly part
+_COMPILED: dict[str, _Compiled | None] = {}
+
+
 def compile_rule(pattern: str, *, source: str, line: int, text: str) -> Rule | None:
     """Compile *pattern* (already re-anchored) into a :class:`Rule`; None if a no-op."""
+    try:
+        compiled = _COMPILED[pattern]
+    except KeyError:
+        if len(_COMPILED) > 50_000:  # long-lived processes: keep the memo bounded
+            _COMPILED.clear()
+        compiled = _COMPILED[pattern] = _compile_uncached(pattern)
+    if compiled is None:
+        return None
+    regex, negated, tail = compiled
+    return Rule(regex, negated, pattern.endswith("/"), source, line, text, tail)
+
+
+def _compile_uncached(pattern: str) -> _Compiled | None:
     compiled = _compile_pattern(pattern)
     if compiled is None:
         return None
     regex, negated, one_segment = compiled
     tail = regex[len(_ANYWHERE) :] if one_segment else None
     try:
-        compiled_regex = re.compile(regex)
+        return re.compile(regex), negated, tail
     except re.error as exc:  # e.g. a reversed range such as [z-a]
         raise ValueError(str(exc)) from exc
-    return Rule(compiled_regex, negated, pattern.endswith("/"), source, line, text, tail)
 
 
 @record
@@ -244,14 +262,14 @@ class _Group:
 
 def _group(rules: tuple[Rule, ...]) -> tuple[_Group, ...]:
     """Runs of plain rules of one kind share a group; each negation stands alone."""
-    groups: list[_Group] = []
+    runs: list[tuple[bool, bool, list[Rule]]] = []
     for rule in rules:
-        prev = groups[-1] if groups else None
-        if prev and not rule.negated and (prev.negated, prev.dir_only) == (False, rule.dir_only):
-            groups[-1] = _Group(False, rule.dir_only, (*prev.rules, rule))
+        prev = runs[-1] if runs else None
+        if prev and not rule.negated and not prev[0] and prev[1] == rule.dir_only:
+            prev[2].append(rule)
         else:
-            groups.append(_Group(rule.negated, rule.dir_only, (rule,)))
-    return tuple(groups)
+            runs.append((rule.negated, rule.dir_only, [rule]))
+    return tuple(_Group(negated, dir_only, tuple(run)) for negated, dir_only, run in runs)
 
 
 def _one_line(regex: str) -> str:
@@ -269,6 +287,16 @@ class RuleSet:
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
         self._groups = _group(rules)
+        self._built = False  # the pre-check regexes below are compiled on first use:
+        # deciding single paths (`decide`) never needs them, and a `.gitignore`
+        # growing by one line per stage would otherwise recompile them each time
+        self._any: re.Pattern[str] | None = None
+        self._names: re.Pattern[str] | None = None
+        self._paths: re.Pattern[str] | None = None
+        self._parents: re.Pattern[str] | None = None
+
+    def _build(self) -> None:
+        rules = self.rules
         tails = [r.tail for r in rules if r.tail is not None]
         others = [f"^(?:{r.regex.pattern})" for r in rules if r.tail is None]
         anywhere = [_ANYWHERE + "(?:" + "|".join(tails) + ")"] if tails else []
@@ -280,6 +308,7 @@ class RuleSet:
         self._names = _alternation(names, re.MULTILINE)
         self._paths = _alternation([_one_line(p) for p in others], re.MULTILINE)
         self._parents = _alternation(anywhere)
+        self._built = True
 
     def extended(self, more: list[Rule]) -> RuleSet:
         """A new set with *more* rules appended (they take precedence)."""
@@ -287,6 +316,8 @@ class RuleSet:
 
     def any_match(self, path: str) -> bool:
         """Cheap pre-check for a file path: False means no rule can match it."""
+        if not self._built:
+            self._build()
         return self._any is not None and self._any.match(path) is not None
 
     def decide(self, path: str, is_dir: bool) -> tuple[bool, Rule | None]:
@@ -318,6 +349,8 @@ class RuleSet:
         One-component rules are tried on the bare names, plus once on *prefix*
         (to catch a match through a parent directory's name).
         """
+        if not self._built:
+            self._build()
         if self._any is None or not entries:
             return entries
         names = [e.name for e in entries]

@@ -66,9 +66,36 @@ def add(cwd: str, paths: Sequence[str]) -> None:
 
 
 def tracked(cwd: str, paths: Sequence[str]) -> set[str]:
-    """The given paths (or paths inside them) that Git tracks, as given."""
+    """The given paths (or paths inside them) that Git tracks, as given.
+
+    The index is read in-process (a `git ls-files` per stage would cost more
+    than the rest of saving a small output); an index this module cannot read
+    (version 4, split or sparse) is asked of git.
+    """
     if not paths:
         return set()
+    top = find_worktree(cwd)
+    listing = _index_listing(top) if top is not None else None
+    if top is None or listing is None:
+        return _tracked_by_git(cwd, paths)
+    entries, ordered = listing
+    found: set[str] = set()
+    for path in paths:
+        full = os.path.normpath(os.path.join(cwd, path))
+        rel = os.path.relpath(full, top).replace(os.sep, "/")
+        if rel in entries or _has_prefix(ordered, rel + "/"):
+            found.add(path)
+    return found
+
+
+def _has_prefix(ordered: list[str], prefix: str) -> bool:
+    import bisect
+
+    i = bisect.bisect_left(ordered, prefix)
+    return i < len(ordered) and ordered[i].startswith(prefix)
+
+
+def _tracked_by_git(cwd: str, paths: Sequence[str]) -> set[str]:
     out = run_git(cwd, ["ls-files", "-z", "--", *paths])
     found = {os.path.normpath(os.path.join(cwd, p)) for p in out.split("\0") if p}
     return {
@@ -78,6 +105,43 @@ def tracked(cwd: str, paths: Sequence[str]) -> set[str]:
             f == os.path.normpath(p) or f.startswith(os.path.normpath(p) + os.sep) for f in found
         )
     }
+
+
+# index file → (mtime_ns, size, inode, its paths, the same sorted)
+_LISTINGS: dict[str, tuple[int, int, int, set[str], list[str]]] = {}
+
+
+def _index_listing(top: str) -> tuple[set[str], list[str]] | None:
+    """The paths of the work tree's index (set and sorted list); None: ask git."""
+    index = os.environ.get("GIT_INDEX_FILE") or os.path.join(git_dir(top), "index")
+    try:
+        st = os.stat(index)
+    except FileNotFoundError:
+        return set(), []  # nothing was ever staged
+    except OSError:
+        return None
+    known = _LISTINGS.get(index)
+    if known is not None and known[:3] == (st.st_mtime_ns, st.st_size, st.st_ino):
+        return known[3], known[4]
+    with open(index, "rb") as stream:
+        data = stream.read()
+    parsed = _parse_index(data)
+    if parsed is None or not _plain_extensions(data, parsed[1]):
+        return None
+    paths = parsed[0]
+    _LISTINGS[index] = (st.st_mtime_ns, st.st_size, st.st_ino, paths, sorted(paths))
+    return paths, _LISTINGS[index][4]
+
+
+def _plain_extensions(data: bytes, pos: int) -> bool:
+    """False if the index is split (`link`) or sparse (`sdir`): its entries are not all there."""
+    end = len(data) - 20  # the trailing checksum (SHA-1; a longer one only ends the walk early)
+    while pos + 8 <= end:
+        signature = data[pos : pos + 4]
+        if signature in (b"link", b"sdir"):
+            return False
+        pos += 8 + int.from_bytes(data[pos + 4 : pos + 8], "big")
+    return True
 
 
 def ignored(cwd: str, paths: Sequence[str]) -> set[str]:
@@ -434,6 +498,12 @@ def index_paths(data: bytes) -> set[str] | None:
     >>> index_paths(b"DIRC" + (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + entry)
     {'params.yaml'}
     """
+    parsed = _parse_index(data)
+    return None if parsed is None else parsed[0]
+
+
+def _parse_index(data: bytes) -> tuple[set[str], int] | None:
+    """(paths, offset of the first extension) of a version 2 or 3 index; None for others."""
     if data[:4] != b"DIRC" or data[4:8] not in (b"\0\0\0\2", b"\0\0\0\3"):
         return None
     paths: set[str] = set()
@@ -446,7 +516,7 @@ def index_paths(data: bytes) -> set[str] | None:
             pos += (end - pos + 8) & ~7  # 1 to 8 NULs pad each entry to a multiple of 8
     except (IndexError, ValueError):
         return None
-    return paths
+    return paths, pos
 
 
 def _worktree_prefix(root: str) -> str:

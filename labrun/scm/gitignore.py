@@ -143,22 +143,50 @@ def ignored_by_git(worktree: str, paths: Sequence[str]) -> set[str]:
     return found
 
 
+# (file, directory) → (mtime_ns, size, inode, text, its rules): a run adding one
+# output per stage to the same `.gitignore` would otherwise re-read it all each time
+_RULES: dict[tuple[str, str], tuple[int, int, int, str, list[Rule]]] = {}
+
+
 def _rules_of(path: str, dirrel: str, source: str) -> list[Rule]:
+    """The rules of one ignore file, re-anchored to the work tree's top.
+
+    A file that only grew (new lines appended, as labrun appends outputs) has
+    only its new lines compiled.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            st = os.fstat(f.fileno())
+            key = (path, dirrel)
+            known = _RULES.get(key)
+            if known is not None and known[:3] == (st.st_mtime_ns, st.st_size, st.st_ino):
+                return known[4]
+            text = f.read()
+    except OSError:
+        return []
+    if known is not None and known[3].endswith("\n") and text.startswith(known[3]):
+        old = known[3]
+        rules = known[4] + _parse_rules(text[len(old) :], old.count("\n") + 1, dirrel, source)
+    else:
+        rules = _parse_rules(text, 1, dirrel, source)
+    if len(_RULES) > 10_000:  # long-lived processes: keep the memo bounded
+        _RULES.clear()
+    _RULES[key] = (st.st_mtime_ns, st.st_size, st.st_ino, text, rules)
+    return rules
+
+
+def _parse_rules(text: str, first: int, dirrel: str, source: str) -> list[Rule]:
+    """The rules of the lines of *text*, the first of them being line *first* of the file."""
     from labrun.ignore import compile_rule, reanchor
 
     rules: list[Rule] = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return rules
-    for number, raw in enumerate(lines, start=1):
-        text = raw.rstrip()
-        if not text or text.startswith("#"):
+    for number, raw in enumerate(text.splitlines(), start=first):
+        line = raw.rstrip()
+        if not line or line.startswith("#"):
             continue
         try:
-            pattern = reanchor(text, dirrel) if dirrel else text
-            rule = compile_rule(pattern, source=source, line=number, text=text)
+            pattern = reanchor(line, dirrel) if dirrel else line
+            rule = compile_rule(pattern, source=source, line=number, text=line)
         except ValueError:
             continue  # Git skips patterns it cannot use; so do we
         if rule is not None:

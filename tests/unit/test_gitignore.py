@@ -72,3 +72,36 @@ def test_gitignore_entries_are_written_like_dvc(tmp_path: Path) -> None:
     gitignore.add_entry(str(plain))
     gitignore.remove_entry(str(plain))
     assert (tmp_path / "data" / ".gitignore").read_text() == "/model\\[1\\].bin\n"
+
+
+def _check_ignore(repo: Path, paths: list[str]) -> set[str]:
+    proc = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        cwd=repo,
+        input="\n".join(paths) + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return set(proc.stdout.split())
+
+
+def test_rules_follow_a_growing_and_rewritten_gitignore(repo: Path) -> None:
+    """The per-file memo compiles only appended lines, and rereads anything else."""
+    sub = repo / "grow"
+    sub.mkdir()
+    names = [f"f{i}.txt" for i in range(6)]
+    paths = [f"grow/{n}" for n in names]
+    for i, name in enumerate(names[:3]):  # appended one line at a time, as stages do
+        with open(sub / ".gitignore", "a") as f:
+            f.write(f"/{name}\n" if i != 1 else f"{name}\n#c\n")
+        got = gitignore.ignored_by_git(str(repo), [str(repo / p) for p in paths])
+        assert {str(Path(p).relative_to(repo)) for p in got} == _check_ignore(repo, paths)
+    (sub / ".gitignore").write_text("/f4.txt\n!f0.txt\n*.txt\n!f5.txt")  # rewritten
+    got = gitignore.ignored_by_git(str(repo), [str(repo / p) for p in paths])
+    assert {str(Path(p).relative_to(repo)) for p in got} == _check_ignore(repo, paths)
+    with open(sub / ".gitignore", "a") as f:  # no final newline before: the line grows
+        f.write(".txt\n")
+    got = gitignore.ignored_by_git(str(repo), [str(repo / p) for p in paths])
+    assert {str(Path(p).relative_to(repo)) for p in got} == _check_ignore(repo, paths)
+    assert "grow/f5.txt" in _check_ignore(repo, paths)  # "!f5.txt.txt" no longer saves it

@@ -24,7 +24,7 @@ from labrun.experiments.queue.entry import EntryState, QueueEntry
 from labrun.experiments.queue.workers import WorkerConfig, run_worker, worker_name
 from labrun.experiments.tempdir import ReusableWorktree, clean_leftovers
 from labrun.project import Project
-from tests.conftest import TmpProject
+from tests.conftest import TmpProject, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,6 +126,31 @@ def test_an_entry_whose_pipeline_cannot_load_fails_alone(proj: TmpProject) -> No
     }
     log = proj.labrun("queue", "logs", "broken").stdout
     assert "Running queued experiment 'broken'" in log and "'./dvc.yaml' is invalid" in log
+
+
+def test_a_copied_project_runs_its_queue_where_it_is_now(proj: TmpProject) -> None:
+    """Entries record the root they were queued in; a copy (with its queue) runs in the copy."""
+    import shutil
+
+    for seed in (7, 8):
+        proj.labrun("exp", "run", "--queue", "-n", f"c{seed}", "-S", f"seed={seed}")
+    copy = proj.root.parent / (proj.root.name + "-copy")
+    shutil.copytree(proj.root, copy, symlinks=True)
+    run = run_cli(("exp", "run", "--run-all", "-j", "2"), copy)
+    assert run.returncode == 0, run.stderr
+    listed = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname:short)", "refs/exps"],
+        cwd=copy,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert sorted(ref.rsplit("/", 1)[1] for ref in listed) == ["c7", "c8"]
+    assert exps(proj) == {}  # nothing ran in (or was written into) the original
+    assert {e.name: e.state for e in api.queue_status(proj.root)} == {
+        "c7": "queued",
+        "c8": "queued",
+    }
 
 
 # --- the reusable work tree itself ----------------------------------------------------

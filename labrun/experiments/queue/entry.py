@@ -58,6 +58,8 @@ class EntryState:
 
 #: pending kill requests, weakest first: none, SIGINT to the runner's group, SIGKILL
 KILL_LEVELS = ("", "INT", "KILL")
+#: set by a worker while it serves a queue: that queue's directory (see service.project_of)
+QUEUE_DIR_ENV = "LABRUN_QUEUE_DIR"
 
 
 # --- processes -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import time
 
 from labrun.errors import LabrunError
 from labrun.experiments.queue.backend import find_entry
-from labrun.experiments.queue.entry import EntryState, QueueEntry, QueueError
+from labrun.experiments.queue.entry import QUEUE_DIR_ENV, EntryState, QueueEntry, QueueError
 from labrun.experiments.queue.local import SqliteQueueBackend
 from labrun.project import Project
 from labrun.record import asdict, record
@@ -208,6 +208,22 @@ def _name(baseline: str, wanted: str | None, taken: set[str], force: bool) -> st
 # --- running entries (inside a worker) ---
 
 
+def project_of(entry: QueueEntry) -> Project:
+    """The project a worker runs ``entry`` in: the one whose queue it serves.
+
+    A worker names its queue directory in ``LABRUN_QUEUE_DIR``; when that is a
+    project's queue (``<root>/.dvc/tmp/labrun/queue``), that project wins over the
+    root recorded at queue time: a project copied or moved together with its queue
+    runs its entries where it is now, never in the directory it was copied from.
+    """
+    served = os.environ.get(QUEUE_DIR_ENV)
+    if served:
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(served))))
+        if os.path.join(root, ".dvc", "tmp", "labrun", "queue") == os.path.normpath(served):
+            return Project.find(root)
+    return Project.find(entry.spec["root"])
+
+
 def run_spec_of(entry: QueueEntry, devices: Sequence[str]) -> tuple[Project, Any, Any]:
     """(project, temp-run spec, repro options) of an entry, as a worker runs it.
 
@@ -219,7 +235,7 @@ def run_spec_of(entry: QueueEntry, devices: Sequence[str]) -> tuple[Project, Any
     from labrun.repro.options import ReproOptions
 
     spec = entry.spec
-    project = Project.find(spec["root"])
+    project = project_of(entry)
     repro = dict(spec["repro"])
     repro["targets"] = tuple(repro.get("targets") or ())
     tip = _previous_attempt(project, entry)
@@ -298,7 +314,7 @@ class QueueWorkTrees:
     ) -> _Prepared:
         from labrun.experiments.tempdir import check_out_outputs
 
-        project = Project.find(entry.spec["root"])
+        project = project_of(entry)
         tree = self._tree(project, worker, busy)
         temp = tree.checkout(entry.spec["capture"])
         try:

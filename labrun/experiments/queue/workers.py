@@ -72,6 +72,7 @@ from labrun.experiments.queue.backend import (
 from labrun.experiments.queue.devices import parse_devices
 from labrun.experiments.queue.entry import (
     KILL_LEVELS,
+    QUEUE_DIR_ENV,
     EntryState,
     QueueEntry,
     QueueError,
@@ -170,13 +171,27 @@ def run_worker(backend: QueueBackend, runner: Runner, worker_id: str, config: Wo
         return 0
     loop = _WorkerLoop(backend, runner, worker, config)
     try:
-        with _interrupts(loop):
+        with _interrupts(loop), _serving(str(loop.queue_dir)):
             return loop.run()
     finally:
         close = getattr(runner, "close", None)
         if close is not None:
             close()
         backend.unregister_worker(worker)
+
+
+@contextlib.contextmanager
+def _serving(queue_dir: str) -> Iterator[None]:
+    """Name the queue directory served in the environment (runners find their project by it)."""
+    before = os.environ.get(QUEUE_DIR_ENV)
+    os.environ[QUEUE_DIR_ENV] = queue_dir
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(QUEUE_DIR_ENV, None)
+        else:
+            os.environ[QUEUE_DIR_ENV] = before
 
 
 class _WorkerLoop:

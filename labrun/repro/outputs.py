@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from labrun.cache.hashing import HashInfo, is_text_block
@@ -20,6 +21,10 @@ from labrun.record import field, record
 from labrun.repro.context import RunContext, records_by_path
 from labrun.repro.status import current_values, in_cache, read_params
 from labrun.scm import git, gitignore
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from labrun.cache.state import DirListing
 
 
 class StageError(LabrunError):
@@ -81,6 +86,27 @@ def _hash_keeping_legacy(
     return ctx.hash_path(path)
 
 
+def _listing_keeping_legacy(
+    ctx: RunContext, path: str, record: dict[str, Any] | None
+) -> DirListing:
+    """Like :func:`_hash_keeping_legacy` for a directory output, with its manifest.
+
+    The files read are counted on this thread's meter (the progress bar), and
+    the listing is kept to store the directory without walking it again.
+    """
+    from labrun.cache.commit import dir_hasher
+
+    def build(legacy: bool) -> DirListing:
+        hasher = dir_hasher(legacy=legacy, jobs=ctx.state.jobs)
+        return ctx.state.build_dir(path, ctx.ignore, legacy=legacy, hasher=hasher)
+
+    if record is not None and "hash" not in record and "md5" in record:
+        listing = build(True)
+        if listing.info.md5 == record["md5"]:
+            return listing
+    return build(False)
+
+
 def remove_outs(ctx: RunContext, stage: Stage) -> None:
     """Delete every non-persistent output before the command runs; unprotect persistent ones."""
     for out in stage.outs:
@@ -103,7 +129,8 @@ def save_outs(ctx: RunContext, stage: Stage, *, commit: bool) -> SavedOuts:
     recorded = records_by_path(ctx.recorded(stage), "outs")
     for out in stage.outs:
         path = stage.abspath(ctx.root, out.path)
-        info = _hash_out(ctx, stage, out, path, recorded.get(out.path))
+        with data_progress(ctx, "hashing", path, ctx.addressing(stage)):
+            info, listing = _hash_out(ctx, stage, out, path, recorded.get(out.path))
         if out.cache and ctx.project.has_scm and path not in ignored:
             changed = gitignore.add_entry(path)
             if changed:
@@ -111,15 +138,37 @@ def save_outs(ctx: RunContext, stage: Stage, *, commit: bool) -> SavedOuts:
                 ctx.touched.add(changed)
                 ctx.ignored_outs.append(path)
         if out.cache and commit:
-            commit_path(ctx, info, path)
+            with data_progress(ctx, "linking", path, ctx.addressing(stage)):
+                commit_path(ctx, info, path, listing)
         saved.records.append({"path": out.path, **info.to_lock_dict()})
     return saved
 
 
+@contextmanager
+def data_progress(ctx: RunContext, action: str, path: str, stage: str = "") -> Iterator[None]:
+    """Report the data work done meanwhile on *path* (on this thread) as events.
+
+    Nothing is counted when nobody listens (a NullReporter).
+
+        >>> with data_progress(ctx, "hashing", "/repo/model.bin", "train"):  # doctest: +SKIP
+        ...     ctx.state.hash_file("/repo/model.bin")
+    """
+    from labrun.repro.events import DataEvents, NullReporter
+
+    if isinstance(ctx.reporter, NullReporter):
+        yield
+        return
+    from labrun.cache.workers import Meter
+
+    with Meter(DataEvents(ctx.reporter, action, ctx.relpath(path), stage)).current():
+        yield
+
+
 def _hash_out(
     ctx: RunContext, stage: Stage, out: Out, path: str, record: dict[str, Any] | None
-) -> HashInfo:
-    """The output's hash; an unchanged DVC 2.x record keeps its legacy form, as in dvc."""
+) -> tuple[HashInfo, DirListing | None]:
+    """The output's hash (and a directory's listing); an unchanged DVC 2.x record keeps
+    its legacy form, as in dvc."""
     shown = ctx.relpath(path)
     if not os.path.lexists(path):
         raise StageError(f"output '{shown}' does not exist")
@@ -127,11 +176,17 @@ def _hash_out(
         raise StageError(f"output '{shown}' is not a file or directory")
     if out.is_metric and os.path.isfile(path) and not _is_text(path):
         raise StageError(f"binary file '{path}' cannot be used as metrics.")
-    info = _hash_keeping_legacy(ctx, path, record)
-    assert info is not None
+    listing = None
+    if os.path.isdir(path):
+        listing = _listing_keeping_legacy(ctx, path, record)
+        info = listing.info
+    else:
+        found = _hash_keeping_legacy(ctx, path, record)
+        assert found is not None
+        info = found
     if info.is_dir and info.nfiles == 0:
         ctx.warn(f"'{shown}' is empty.")
-    return info
+    return info, listing
 
 
 def _is_text(path: str) -> bool:
@@ -172,10 +227,16 @@ def _check_not_tracked(ctx: RunContext, stage: Stage) -> None:
         )
 
 
-def commit_path(ctx: RunContext, info: HashInfo, path: str) -> None:
-    """Store a file or directory in the cache, then link the workspace copy per `cache.type`."""
+def commit_path(
+    ctx: RunContext, info: HashInfo, path: str, listing: DirListing | None = None
+) -> None:
+    """Store a file or directory in the cache, then link the workspace copy per `cache.type`.
+
+    ``listing``: the directory's listing, as hashed just before (else it is built).
+    """
     if info.is_dir:
-        listing = ctx.state.build_dir(path, ctx.ignore, legacy=info.legacy)
+        if listing is None or listing.info != info:
+            listing = ctx.state.build_dir(path, ctx.ignore, legacy=info.legacy)
         add_tree(ctx.odb, path, listing.manifest, legacy=info.legacy)
     else:
         ctx.odb.add(info.md5, path, legacy=info.legacy)

@@ -28,7 +28,6 @@ from labrun.cache.hashing import HashInfo, HashingError
 from labrun.cache.links import CheckoutError, Seen
 from labrun.cache.odb import add_tree, read_manifest
 from labrun.cache.state import DirListing
-from labrun.cache.workers import Meter
 from labrun.errors import LabrunError, TargetError
 from labrun.fsutil import atomic_write
 from labrun.pipeline import files
@@ -41,7 +40,8 @@ from labrun.project import Project
 from labrun.record import field, record
 from labrun.repro import outputs, status
 from labrun.repro.context import Confirm, RunContext, records_by_path
-from labrun.repro.events import DataEvents, LockWritten, NullReporter, Reporter
+from labrun.repro.events import LockWritten, NullReporter, Reporter
+from labrun.repro.outputs import data_progress
 from labrun.scm import git, gitignore
 
 Granular = tuple[Stage, str | None]  # a stage, and the path inside one of its outputs (or None)
@@ -299,19 +299,6 @@ def _hash_flavour(ctx: RunContext, path: str, *, legacy: bool, commit: bool = Fa
             return commit_file(ctx.state, ctx.odb, path, legacy=legacy), None
         hasher = single_file_hasher(legacy=legacy)
         return ctx.state.hash_file(path, legacy=legacy, hasher=hasher), None
-
-
-@contextmanager
-def data_progress(ctx: RunContext, action: str, path: str) -> Iterator[None]:
-    """Report the data work done meanwhile on *path* (on this thread) as events.
-
-    Nothing is counted when nobody listens (a NullReporter).
-    """
-    if isinstance(ctx.reporter, NullReporter):
-        yield
-        return
-    with Meter(DataEvents(ctx.reporter, action, ctx.relpath(path))).current():
-        yield
 
 
 def _build_dir(ctx: RunContext, path: str, *, legacy: bool) -> DirListing:

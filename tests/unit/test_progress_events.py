@@ -236,3 +236,29 @@ def test_checkout_emits_progress_and_commit_none_when_unchanged(project: Path) -
     rec = events.RecordingReporter()
     api.commit(project, options=api.CommitOptions(force=True), reporter=rec)
     assert _data_events(rec) == []  # the memo knows every file: nothing is read
+
+
+def test_repro_reports_the_outputs_it_hashes_and_stores(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    api.init(root, no_scm=True)
+    script = (
+        "import os\nos.makedirs('out')\nfor i in range(300): open(f'out/{i}', 'w').write(str(i))\n"
+    )
+    (root / "gen.py").write_text(script)
+    (root / "dvc.yaml").write_text(
+        "stages:\n  gen:\n    cmd: python3 gen.py\n    deps: [gen.py]\n    outs: [out]\n"
+    )
+    rec = events.RecordingReporter()
+    api.repro(root, reporter=rec)
+    stream = _data_events(rec)
+    started = [
+        (e.stage, e.action, e.path, e.files) for e in stream if isinstance(e, events.DataStarted)
+    ]
+    assert started[0] == ("gen", "hashing", "out", 300)
+    assert all(
+        item[:3] in {("gen", "hashing", "out"), ("gen", "linking", "out")} for item in started
+    )
+    finished = [e for e in stream if isinstance(e, events.DataFinished)]
+    assert len(finished) == len(started) and all(e.ok for e in finished)
+    assert (finished[0].files, finished[0].size) == (300, sum(len(str(i)) for i in range(300)))

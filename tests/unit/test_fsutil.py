@@ -330,3 +330,31 @@ def test_release_is_idempotent_and_reacquire_works(tmp_path: Path) -> None:
     lock.release()
     lock.release()
     assert not lock.is_locked
+
+
+def test_key_lock_excludes_the_same_key_only(tmp_path: Path) -> None:
+    """Threads (each its own open file description) wait for the same key, not for others."""
+    import threading
+
+    order: list[str] = []
+    with fsutil.key_lock(tmp_path, "00aa"):
+
+        def other(key: str) -> None:
+            with fsutil.key_lock(tmp_path, key):
+                order.append(key)
+
+        waiter = threading.Thread(target=other, args=("00aa",))
+        waiter.start()
+        free = threading.Thread(target=other, args=("00ab",))
+        free.start()
+        free.join(5)
+        assert order == ["00ab"]  # a different key is not held up
+        # another descriptor of the same file, opened and closed, must not drop the lock
+        os.close(os.open(tmp_path / "keys.lock", os.O_RDWR))
+        waiter.join(0.3)
+        assert waiter.is_alive() and order == ["00ab"]
+        order.append("released")
+    waiter.join(5)
+    assert order == ["00ab", "released", "00aa"]
+    created = sorted(p.name for p in tmp_path.iterdir())
+    assert created in (["keys.lock"], ["00aa.lock", "00ab.lock"])  # no file per key on Linux

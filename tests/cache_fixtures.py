@@ -57,6 +57,20 @@ def rewrite_keeping_stat(path: Path, data: bytes) -> None:
     )
 
 
+def settle(path: Path, seconds: int = 60) -> None:
+    """Date *path* (or every file under it) *seconds* back, as a file written a while ago.
+
+    The hash memo never trusts the ``stat`` of a file written in the last moments
+    (a rewrite within the same timestamp tick would keep it): tests that prove a
+    file is *not* re-read start from settled files.
+    """
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    for file in files:
+        st = file.stat()
+        old = st.st_mtime_ns - seconds * 1_000_000_000
+        os.utime(file, ns=(old, old))
+
+
 def bump_mtime(path: Path, seconds: int = 10) -> None:
     """Move a file's mtime forward, as a later edit would."""
     st = path.stat()

@@ -3,6 +3,8 @@
 - :mod:`labrun.cache.hashing`: file md5 (DVC 3 and the 2.x legacy flavour),
   ``.dir`` manifests, the :class:`~labrun.cache.hashing.HashInfo` value.
 - :mod:`labrun.cache.state`: the ``(inode, mtime, size) → md5`` memo in SQLite.
+- :mod:`labrun.cache.scan`: one walk of a directory and the token of its stat data.
+- :mod:`labrun.cache.presence`: whether a whole tree is in the cache, memoised.
 - :mod:`labrun.cache.odb`: the ``ObjectStore`` protocol, its local and in-memory
   implementations.
 - :mod:`labrun.cache.links`: reflink/hardlink/symlink/copy and checkout.

@@ -27,6 +27,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import chain, repeat
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -73,7 +74,7 @@ def md5_bytes(data: bytes) -> str:
     >>> md5_bytes(b"")
     'd41d8cd98f00b204e9800998ecf8427e'
     """
-    return _new_md5(data).hexdigest()
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()  # called per small file
 
 
 def md5_file(path: str | os.PathLike[str], size_hint: int | None = None) -> str:
@@ -314,6 +315,7 @@ class HashInfo:
 
 
 _RELPATH = operator.itemgetter(0)
+_SIZE_OF = operator.itemgetter(4)  # FileStat.size
 _MD5 = operator.itemgetter(1)
 _ENTRY_FIELDS = operator.itemgetter("relpath", "md5")
 
@@ -342,9 +344,15 @@ class Manifest:
     def to_bytes(self) -> bytes:
         """The ``.dir`` object: ``json.dumps(list, sort_keys=True)``, ASCII, no newline."""
         if self._bytes is None:
-            items = ", ".join(
-                f'{{"md5": "{m}", "relpath": {_json_str(r)}}}' for r, m in self.entries
+            entries = self.entries
+            pieces = zip(  # one join over every piece: quicker than formatting each entry
+                repeat('{"md5": "'),
+                map(_MD5, entries),
+                repeat('", "relpath": '),
+                map(_json_str, map(_RELPATH, entries)),
+                repeat("}, "),
             )
+            items = "".join(chain.from_iterable(pieces))[:-2]
             self._bytes = f"[{items}]".encode()
         return self._bytes
 
@@ -431,7 +439,8 @@ def _stat_entries(prefix: str, entries: list[os.DirEntry[str]], out: list[FileSt
         )
 
 
-def _reject_ignore_file(folder: str) -> HashingError:
+def reject_ignore_file(folder: str) -> HashingError:
+    """The error for a ``.dvcignore`` found inside a directory being hashed."""
     return HashingError(
         f"{_IGNORE_FILE} file should not be in collected dir path: '{folder}'",
         hint=f"move its rules to a {_IGNORE_FILE} above the directory",
@@ -451,7 +460,7 @@ def scan_dir(path: str | os.PathLike[str], ignore: DvcIgnore | None = None) -> l
     stats: list[FileStat] = []
     for rel, entries in walk:
         if any(e.name == _IGNORE_FILE for e in entries):
-            raise _reject_ignore_file(os.path.join(top, rel) if rel else top)
+            raise reject_ignore_file(os.path.join(top, rel) if rel else top)
         _stat_entries(f"{rel}/" if rel else "", entries, stats)
     stats.sort(key=_RELPATH)  # a key of str alone sorts 3x faster than whole tuples
     return stats
@@ -471,8 +480,8 @@ def dir_info(
     stats: Sequence[FileStat], md5s: Sequence[str], *, legacy: bool = False
 ) -> tuple[HashInfo, Manifest]:
     """Build the manifest and the directory's :class:`HashInfo` from sorted stats."""
-    manifest = Manifest([(s.relpath, m) for s, m in zip(stats, md5s, strict=True)], presorted=True)
-    size = sum(s.size for s in stats)
+    manifest = Manifest(list(zip(map(_RELPATH, stats), md5s, strict=True)), presorted=True)
+    size = sum(map(_SIZE_OF, stats))
     return HashInfo(manifest.oid, size, len(manifest), legacy=legacy), manifest
 
 
@@ -523,5 +532,6 @@ __all__ = [
     "md5_file",
     "md5_file_legacy",
     "read_small",
+    "reject_ignore_file",
     "scan_dir",
 ]

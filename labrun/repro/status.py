@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 
 from labrun.cache.hashing import HashInfo
-from labrun.cache.odb import read_manifest
+from labrun.cache.presence import tree_in_store
 from labrun.errors import LabrunError
 from labrun.pipeline import files
 from labrun.pipeline.stage import Out, ParamsDep, Stage
@@ -245,13 +245,9 @@ def out_state(
 
 
 def in_cache(ctx: RunContext, info: HashInfo) -> bool:
-    """True if the object (and, for a directory, every file of it) is in the cache."""
-    if not ctx.odb.exists(info.md5, legacy=info.legacy):
-        return False
-    if not info.is_dir:
-        return True
-    try:
-        manifest = read_manifest(ctx.odb, info.md5, legacy=info.legacy)
-    except LabrunError:
-        return False
-    return not ctx.odb.missing([md5 for _rel, md5 in manifest.entries], legacy=info.legacy)
+    """True if the object (and, for a directory, every file of it) is in the cache.
+
+    A directory fully checked once is known present while the cache's folders it
+    uses are unchanged (:mod:`labrun.cache.presence`).
+    """
+    return tree_in_store(ctx.odb, ctx.state, info)

@@ -2,7 +2,9 @@
 
 A file whose stat still matches is never read again. The tests prove it by
 changing a file's bytes while keeping its inode, size and mtime: a memo hit
-returns the old hash, a miss would return the new one.
+returns the old hash, a miss would return the new one. Files written in the
+last moments are never trusted (tests/func/test_status_tree_fast.py covers
+that): these tests date their files back first (``cf.settle``).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import hashlib
 import multiprocessing
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +51,7 @@ def test_for_project_lives_in_dvc_tmp_labrun(tmp_path: Path) -> None:
 def test_unchanged_file_is_not_read_again(tmp_path: Path, state: State) -> None:
     path = tmp_path / "f.txt"
     path.write_bytes(b"version 1")
+    cf.settle(path)
     first = state.hash_file(path)
     assert first.md5 == md5(b"version 1") and first.size == 9
     cf.rewrite_keeping_stat(path, b"version 2")
@@ -61,6 +66,7 @@ def test_prefetched_rows_answer_like_lookups_and_writes_forget_them(
     paths = [tmp_path / f"f{i}" for i in range(1205)]  # more than one `IN (...)` batch
     for i, path in enumerate(paths):
         path.write_bytes(b"%d" % i)
+    cf.settle(tmp_path)
     expected = [state.hash_file(p).md5 for p in paths]
     for i in (3, 700):  # the memo says what it knew; rows read ahead must say the same
         cf.rewrite_keeping_stat(paths[i], b"x" * len(b"%d" % i))
@@ -76,6 +82,7 @@ def test_prefetched_rows_answer_like_lookups_and_writes_forget_them(
 def test_memo_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"one")
+    cf.settle(path)
     with State(tmp_path / "s.db") as st:
         st.hash_file(path)
     cf.rewrite_keeping_stat(path, b"two")
@@ -124,6 +131,7 @@ def test_errors_for_missing_and_non_files(tmp_path: Path, state: State) -> None:
 def test_remember_records_a_known_hash(tmp_path: Path, state: State) -> None:
     path = tmp_path / "checked-out"
     path.write_bytes(b"payload")
+    cf.settle(path)
     state.remember(path, "f" * 32)
     assert state.hash_file(path).md5 == "f" * 32
 
@@ -143,6 +151,7 @@ def test_dir_hash_matches_the_plain_computation(tmp_path: Path, state: State) ->
 
 def test_unchanged_tree_is_not_read_again(tmp_path: Path, state: State) -> None:
     cf.write_tree(tmp_path / "data", {"a": "aaa", "s": {"b": "bbb"}})
+    cf.settle(tmp_path / "data")
     first = state.hash_dir(tmp_path / "data")
     cf.rewrite_keeping_stat(tmp_path / "data" / "s" / "b", b"BBB")
     assert state.hash_dir(tmp_path / "data") == first
@@ -151,12 +160,26 @@ def test_unchanged_tree_is_not_read_again(tmp_path: Path, state: State) -> None:
 
 def test_changed_file_in_tree_is_the_only_one_read(tmp_path: Path, state: State) -> None:
     cf.write_tree(tmp_path / "data", {"a": "aaa", "b": "bbb"})
+    cf.settle(tmp_path / "data")
     state.hash_dir(tmp_path / "data")
     cf.rewrite_keeping_stat(tmp_path / "data" / "a", b"AAA")  # memo must keep "aaa"
     (tmp_path / "data" / "b").write_bytes(b"bbbb")
     cf.bump_mtime(tmp_path / "data" / "b")
     listing = state.build_dir(tmp_path / "data")
     assert dict(listing.manifest.entries) == {"a": md5(b"aaa"), "b": md5(b"bbbb")}
+
+
+def test_a_changed_file_gets_its_row_replaced(tmp_path: Path, state: State) -> None:
+    cf.write_tree(tmp_path / "d", {"a": "aaa", "b": "bbb"})
+    cf.settle(tmp_path / "d")
+    state.build_dir(tmp_path / "d")
+    (tmp_path / "d" / "a").write_bytes(b"AAAA")
+    cf.settle(tmp_path / "d" / "a")
+    assert dict(state.build_dir(tmp_path / "d").manifest.entries)["a"] == md5(b"AAAA")
+    cf.rewrite_keeping_stat(tmp_path / "d" / "a", b"xxxx")  # the new row answers now
+    assert state.hash_file(tmp_path / "d" / "a").md5 == md5(b"AAAA")
+    rows = state._rows_under(str(tmp_path / "d"), False)
+    assert sorted(r[3] for r in rows.values()) == sorted([md5(b"AAAA"), md5(b"bbb")])
 
 
 def test_added_removed_and_renamed_files_change_the_tree(tmp_path: Path, state: State) -> None:
@@ -179,6 +202,7 @@ def test_ignore_rules_apply_to_the_memo(tmp_path: Path, state: State) -> None:
 
 def test_stale_rows_are_dropped(tmp_path: Path) -> None:
     cf.write_tree(tmp_path / "d", {"a": "1", "b": "2"})
+    cf.settle(tmp_path / "d")
     db = tmp_path / "s.db"
     with State(db) as st:
         st.hash_dir(tmp_path / "d")
@@ -203,6 +227,7 @@ def test_in_memory_state_needs_no_file(tmp_path: Path) -> None:
 
 def test_a_hasher_replaces_reading_only_on_a_miss(tmp_path: Path, state: State) -> None:
     cf.write_tree(tmp_path / "d", {"a": "aaa", "b": "bbb"})
+    cf.settle(tmp_path / "d")
     calls: list[list[str]] = []
 
     def hasher(items: Sequence[tuple[str, int]]) -> list[str]:
@@ -222,12 +247,14 @@ def test_a_hasher_replaces_reading_only_on_a_miss(tmp_path: Path, state: State) 
 def test_remember_stats_records_files_just_written(tmp_path: Path, state: State) -> None:
     path = tmp_path / "out"
     path.write_bytes(b"written")
+    cf.settle(path)
     state.remember_stats([(str(path), path.stat(), "e" * 32)])
     assert state.hash_file(path).md5 == "e" * 32
 
 
 def test_remember_dir_makes_the_next_tree_hash_a_lookup(tmp_path: Path, state: State) -> None:
     cf.write_tree(tmp_path / "d", {"a": "aaa", "s": {"b": "bbb"}})
+    cf.settle(tmp_path / "d")
     expected, _ = hash_dir(tmp_path / "d")
     paths = [p for p in (tmp_path / "d").rglob("*") if p.is_file()]
     files = [(str(p), p.stat(), md5(p.read_bytes())) for p in paths]
@@ -245,6 +272,7 @@ def test_a_damaged_database_is_rebuilt(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     db.write_bytes(b"this is not an sqlite database at all" * 100)
     (tmp_path / "a").write_bytes(b"a")
+    cf.settle(tmp_path / "a")
     with State(db) as st:
         assert st.hash_file(tmp_path / "a").md5 == md5(b"a")
     assert sqlite3.connect(db).execute("SELECT count(*) FROM files").fetchone() == (1,)
@@ -266,6 +294,7 @@ def test_a_database_from_another_layout_is_reset(tmp_path: Path) -> None:
 
 def test_an_unusable_location_falls_back_to_memory(tmp_path: Path) -> None:
     (tmp_path / "a").write_bytes(b"a")
+    cf.settle(tmp_path / "a")
     with State(tmp_path / "no-such-dir" / "s.db") as st:
         assert st.hash_file(tmp_path / "a").md5 == md5(b"a")
         cf.rewrite_keeping_stat(tmp_path / "a", b"b")
@@ -303,3 +332,43 @@ def test_state_reconnects_after_fork(tmp_path: Path) -> None:
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0
         assert st.hash_file(tmp_path / "a").md5 == md5(b"a")
+
+
+def _counting() -> tuple[list[str], Any]:
+    from labrun.cache.hashing import file_hasher
+
+    calls: list[str] = []
+    plain = file_hasher(False)
+
+    def hasher(path: str, size: int) -> str:
+        calls.append(path)
+        return plain(path, size)
+
+    return calls, hasher
+
+
+def test_a_big_fresh_file_is_hashed_once_its_tick_has_passed(tmp_path: Path) -> None:
+    """A stage's new big output: hashed after a tick, then known (fine time stamps)."""
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"m" * (1 << 20))
+    fresh = time.time_ns() - 1_000_001  # written a millisecond ago
+    fresh += 1 if fresh % 1_000_000_000 == 0 else 0  # with a fraction of a second
+    os.utime(path, ns=(fresh, fresh))
+    calls, hasher = _counting()
+    with State() as state:
+        first = state.hash_file(path, hasher=hasher)
+        assert state.hash_file(path, hasher=hasher) == first
+    assert len(calls) == 1
+
+
+def test_whole_second_stamps_keep_fresh_files_racy(tmp_path: Path) -> None:
+    """On a file system stamping whole seconds, a file of the last 2 s is read again."""
+    path = tmp_path / "small.txt"
+    path.write_bytes(b"abc")
+    whole = time.time_ns() // 1_000_000_000 * 1_000_000_000
+    os.utime(path, ns=(whole, whole))
+    calls, hasher = _counting()
+    with State() as state:
+        state.hash_file(path, hasher=hasher)
+        state.hash_file(path, hasher=hasher)
+    assert len(calls) == 2

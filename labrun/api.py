@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # loaded on first use (see __getattr__): start-up is a featur
     from labrun.experiments.queue.entry import QueueEntry
     from labrun.experiments.queue.service import QueueOptions, QueueWorkTrees
     from labrun.experiments.queue.workers import Supervisor
+    from labrun.experiments.remote import DataTransferError, ExpSyncOptions, ExpSyncResult
     from labrun.experiments.run import ExpResult, ExpRunOptions
     from labrun.experiments.save import ExpSaveOptions
     from labrun.repro import events
@@ -43,6 +44,9 @@ _LAZY = {
     "ExpRunOptions": "labrun.experiments.run",
     "ExpSelection": "labrun.experiments.catalog",
     "ExpSaveOptions": "labrun.experiments.save",
+    "ExpSyncOptions": "labrun.experiments.remote",
+    "ExpSyncResult": "labrun.experiments.remote",
+    "DataTransferError": "labrun.experiments.remote",
     "QueueEntry": "labrun.experiments.queue.entry",
     "QueueOptions": "labrun.experiments.queue.service",
     "QueueWorkTrees": "labrun.experiments.queue.service",
@@ -637,15 +641,99 @@ def exp_clean(where: PathOrProject | None = None) -> list[str]:
     return clean_leftovers(open_project(where))
 
 
+def exp_list_remote(
+    where: PathOrProject | None, git_remote: str, selection: ExpSelection | None = None
+) -> dict[str, list[str]]:
+    """baseline sha → names of its experiments on a Git remote (default: HEAD's baseline).
+
+    >>> exp_list_remote("/tmp/proj", "origin")                   # doctest: +SKIP
+    {'8c4051ab...': ['lucky-lynx']}
+    """
+    from labrun.experiments import catalog, remote
+
+    sel = selection or catalog.ExpSelection()
+    return remote.list_remote(open_project(where), git_remote, sel)
+
+
+def exp_push(
+    where: PathOrProject | None,
+    git_remote: str,
+    names: Sequence[str] = (),
+    options: ExpSyncOptions | None = None,
+) -> ExpSyncResult:
+    """Push experiments (names, else the selection) to a Git remote, and their cached data
+    to the DVC remote (a local directory) unless ``options.cache`` is off.
+
+    ``DataTransferError`` (whose ``result`` tells what the refs did) when the data fails.
+
+        >>> exp_push("/tmp/proj", "origin", ["lucky-lynx"]).success  # doctest: +SKIP
+        ('lucky-lynx',)
+    """
+    from labrun.experiments import remote
+
+    return remote.push(open_project(where), git_remote, names, options or remote.ExpSyncOptions())
+
+
+def exp_pull(
+    where: PathOrProject | None,
+    git_remote: str,
+    names: Sequence[str] = (),
+    options: ExpSyncOptions | None = None,
+) -> ExpSyncResult:
+    """Fetch experiments from a Git remote, and their cached data into the cache.
+
+    >>> exp_pull("/tmp/proj", "origin", ["lucky-lynx"]).success  # doctest: +SKIP
+    ('lucky-lynx',)
+    """
+    from labrun.experiments import remote
+
+    return remote.pull(open_project(where), git_remote, names, options or remote.ExpSyncOptions())
+
+
+def exp_remove_remote(
+    where: PathOrProject | None,
+    git_remote: str,
+    names: Sequence[str] = (),
+    *,
+    selection: ExpSelection | None = None,
+    keep: bool = False,
+) -> list[str]:
+    """Delete experiments on a Git remote (by name, or the selected baselines'); the names.
+
+    >>> exp_remove_remote("/tmp/proj", "origin", ["lucky-lynx"])  # doctest: +SKIP
+    ['lucky-lynx']
+    """
+    from labrun.experiments import remote
+
+    return remote.remove_remote(open_project(where), git_remote, names, selection, keep)
+
+
+def exp_rename_remote(
+    where: PathOrProject | None, git_remote: str, name: str, new_name: str, *, force: bool = False
+) -> list[str]:
+    """Rename an experiment on a Git remote (and the local one of that name)."""
+    from labrun.experiments import remote
+
+    return remote.rename_remote(open_project(where), git_remote, name, new_name, force)
+
+
 __all__ += [
+    "DataTransferError",
     "ExpSaveOptions",
     "ExpSelection",
+    "ExpSyncOptions",
+    "ExpSyncResult",
     "exp_apply",
     "exp_branch",
     "exp_clean",
     "exp_list",
+    "exp_list_remote",
+    "exp_pull",
+    "exp_push",
     "exp_remove",
+    "exp_remove_remote",
     "exp_rename",
+    "exp_rename_remote",
     "exp_save",
 ]
 

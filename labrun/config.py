@@ -33,7 +33,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from types import MappingProxyType
 
 from labrun.errors import ConfigError
@@ -41,6 +40,10 @@ from labrun.record import field, record
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
+    # pathlib (with the urllib.parse and ipaddress it imports) would cost every command
+    # more start-up time than reading the config: paths are strings inside this module,
+    # and only the functions documented to return a Path import it.
+    from pathlib import Path
     from typing import Generic, TypeAlias, TypeVar, overload
 
 LEVELS = ("system", "global", "repo", "local")
@@ -52,22 +55,37 @@ Raw: TypeAlias = "str | tuple[str, ...]"
 Value: TypeAlias = "str | bool | int | float | tuple[str, ...]"
 """A value after validation (``true`` → True, ``checksum_jobs = 4`` → 4, ...)."""
 Sections: TypeAlias = "dict[str, dict[str, Raw]]"
-_Origins: TypeAlias = "dict[tuple[str, str | None], Path]"
+StrPath: TypeAlias = "str | os.PathLike[str]"
+_Origins: TypeAlias = "dict[tuple[str, str | None], str]"
 _Check: TypeAlias = "Callable[[Raw], Value]"
 
 # ---------------------------------------------------------------------------
 # Reading the INI text
 
-_HEADER = re.compile(
-    r"""\s*(?P<open>(?:\[\s*)+)              # one '[' per nesting level
+# Compiled on first use (see _pattern): most commands read empty or no config files.
+_PATTERNS: dict[str, tuple[str, int]] = {
+    "header": (
+        r"""\s*(?P<open>(?:\[\s*)+)              # one '[' per nesting level
         (?P<name>"[^"]*"|'[^']*'|[^'"\s].*?)
         (?P<close>(?:\s*\])+)\s*(?:\#.*)?""",
-    re.VERBOSE,
-)
-_OPTION = re.compile(r"""\s*(?P<key>"[^"]*"|'[^']*'|[^'"=\s][^=]*?)\s*=\s*(?P<rest>.*)""")
-_NAMED = re.compile(r'\s*(remote|machine|db)\s*"(.*)"\s*')
-_INTERPOLATION = re.compile(r"%\(([^)]*)\)s")
+        re.VERBOSE,
+    ),
+    "option": (r"""\s*(?P<key>"[^"]*"|'[^']*'|[^'"=\s][^=]*?)\s*=\s*(?P<rest>.*)""", 0),
+    "named": (r'\s*(remote|machine|db)\s*"(.*)"\s*', 0),
+    "interpolation": (r"%\(([^)]*)\)s", 0),
+    "url": (r"\w+://", 0),
+    "scheme": (r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)", 0),
+}
+_COMPILED: dict[str, re.Pattern[str]] = {}
 _NAMED_KINDS = ("remote", "machine", "db")
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    """One of _PATTERNS, compiled once (a compile costs more than parsing a small file)."""
+    found = _COMPILED.get(name)
+    if found is None:
+        found = _COMPILED[name] = re.compile(*_PATTERNS[name])
+    return found
 
 
 class _SyntaxIssue(Exception):
@@ -103,11 +121,11 @@ def parse_ini(text: str, source: str = "<config>") -> Sections:
 def _parse_line(
     line: str, lines: list[str], index: int, sections: list[tuple[str, dict[str, Raw]]]
 ) -> int:
-    header = _HEADER.fullmatch(line)
+    header = _pattern("header").fullmatch(line)
     if header:
         sections.append((_parse_header(header, sections), {}))
         return index
-    option = _OPTION.fullmatch(line)
+    option = _pattern("option").fullmatch(line)
     if option is None:
         raise _SyntaxIssue(f"invalid line {line.strip()!r} (neither [section] nor key = value)")
     key, rest = _unquote(option["key"]), option["rest"]
@@ -234,7 +252,7 @@ def _substitute(
             )
         return str(_interpolate(options, name, source, (*trail, key)))
 
-    return _INTERPOLATION.sub(replace, text)
+    return _pattern("interpolation").sub(replace, text)
 
 
 def canonical_section(name: str) -> str:
@@ -244,13 +262,13 @@ def canonical_section(name: str) -> str:
     ('remote "mystore"', 'core')
     """
     lowered = name.lower()
-    named = _NAMED.fullmatch(lowered)
+    named = _pattern("named").fullmatch(lowered)
     return f'{named[1]} "{named[2]}"' if named else lowered
 
 
 def _split_section(key: str) -> tuple[str, str | None]:
     """``'remote "x"'`` → ``('remote', 'x')``; ``'core'`` → ``('core', None)``."""
-    named = _NAMED.fullmatch(key)
+    named = _pattern("named").fullmatch(key)
     return (named[1], named[2]) if named else (key, None)
 
 
@@ -482,8 +500,6 @@ _PATH_OPTIONS = {
     | {"gdrive_user_credentials_file", "gdrive_service_account_json_file_path"},
     "machine": {"startup_script", "setup_script"},
 }
-_URL = re.compile(r"\w+://")
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
 
 
 # ---------------------------------------------------------------------------
@@ -539,7 +555,7 @@ def _unknown_option_hint(key: str, option: str, table: dict[str, _Check] | None)
     return f"remove '{option}' from [{key}] or fix its spelling (known: {known})"
 
 
-def _checked(check: _Check, raw: Raw, where: tuple[Path | None, str], key: str) -> Value:
+def _checked(check: _Check, raw: Raw, where: tuple[str | None, str], key: str) -> Value:
     try:
         return check(raw)
     except _Invalid as exc:
@@ -585,7 +601,7 @@ def _remote_table(
 
 def _url_scheme(url: str) -> str:
     """The scheme that picks a remote's options; no host means a local path."""
-    match = _SCHEME.match(url)
+    match = _pattern("scheme").match(url)
     return match[1].lower() if match and match[2] else ""
 
 
@@ -598,12 +614,12 @@ def _dotted(key: str, option: str) -> str:
     return f"{kind}.{option}" if name is None else f"{kind}.{name}.{option}"
 
 
-def _error(path: Path | None, dotted: str, detail: str, hint: str) -> ConfigError:
+def _error(path: str | None, dotted: str, detail: str, hint: str) -> ConfigError:
     where = f"{_display(path)}: " if path is not None else ""
     return ConfigError(f"configuration error: {where}{detail}: '{dotted}'", hint=hint)
 
 
-def _display(path: Path) -> str:
+def _display(path: str) -> str:
     """A path relative to the working directory when it lies below it."""
     try:
         relative = os.path.relpath(path)
@@ -616,25 +632,48 @@ def _display(path: Path) -> str:
 # Files and levels
 
 
-def config_path(level: str, dvc_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
+def config_path(level: str, dvc_dir: StrPath, environ: Mapping[str, str] | None = None) -> Path:
     """The file DVC reads for one level (it may not exist).
 
-    >>> config_path("local", Path("proj/.dvc")).as_posix()
+    >>> config_path("local", "proj/.dvc").as_posix()
     'proj/.dvc/config.local'
     """
+    from pathlib import Path
+
+    return Path(_config_file(level, _clean(os.fspath(dvc_dir)), environ))
+
+
+def _config_file(level: str, dvc_dir: str, environ: Mapping[str, str] | None) -> str:
+    """:func:`config_path` as a string, spelt as `str(Path(...))` would spell it."""
     env = os.environ if environ is None else environ
     if level == "repo":
-        return dvc_dir / "config"
+        return _clean(os.path.join(dvc_dir, "config"))
     if level == "local":
-        return dvc_dir / "config.local"
+        return _clean(os.path.join(dvc_dir, "config.local"))
     if level == "system":
-        return Path(env.get("DVC_SYSTEM_CONFIG_DIR") or _site_config_dir(env)) / "config"
+        folder = env.get("DVC_SYSTEM_CONFIG_DIR") or _site_config_dir(env)
+        return _clean(os.path.join(folder, "config"))
     if level == "global":
-        return Path(env.get("DVC_GLOBAL_CONFIG_DIR") or _user_config_dir(env)) / "config"
+        folder = env.get("DVC_GLOBAL_CONFIG_DIR") or _user_config_dir(env)
+        return _clean(os.path.join(folder, "config"))
     raise ConfigError(
         f"configuration error: unknown config level {level!r}",
         hint=f"use one of {', '.join(LEVELS)}",
     )
+
+
+def _clean(path: str) -> str:
+    """``str(pathlib.Path(path))`` without pathlib: no `.` parts, doubled or trailing `/`.
+
+    >>> _clean("a//./b/"), _clean("./"), _clean("//srv/x"), _clean("///x")
+    ('a/b', '.', '//srv/x', '/x')
+    """
+    if os.sep != "/":  # pragma: no cover - labrun runs on POSIX systems
+        return os.path.normpath(path)
+    lead = "/" if path.startswith("/") else ""
+    if path.startswith("//") and not path.startswith("///"):
+        lead = "//"  # POSIX leaves the meaning of exactly two slashes open, and so does Path
+    return lead + "/".join(part for part in path.split("/") if part not in ("", ".")) or "."
 
 
 def _user_config_dir(env: Mapping[str, str]) -> str:
@@ -661,10 +700,11 @@ def _site_config_dir(env: Mapping[str, str]) -> str:
     return "/etc/xdg/dvc"
 
 
-def _read_file(path: Path) -> Sections | None:
+def _read_file(path: str) -> Sections | None:
     """Parse one config file; None when it does not exist."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as stream:
+            data = stream.read()
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -695,9 +735,9 @@ def _map_paths(sections: Sections, convert: Callable[[str], str]) -> Sections:
     return result
 
 
-def _absolute_path(base: Path) -> Callable[[str], str]:
+def _absolute_path(base: str) -> Callable[[str], str]:
     def convert(value: str) -> str:
-        if _URL.match(value) or os.path.isabs(value):
+        if _pattern("url").match(value) or os.path.isabs(value):
             return value
         expanded = os.path.expanduser(value)
         if os.path.isabs(expanded):
@@ -709,7 +749,7 @@ def _absolute_path(base: Path) -> Callable[[str], str]:
 
 def _normalized_path(value: str) -> str:
     """How DVC re-writes a path option: relative ones normalised, the rest kept."""
-    if _URL.match(value) or os.path.isabs(value) or os.path.expanduser(value) != value:
+    if _pattern("url").match(value) or os.path.isabs(value) or os.path.expanduser(value) != value:
         return value
     return os.path.normpath(value).replace(os.sep, "/")
 
@@ -753,16 +793,19 @@ class Config:
     ``sections`` maps canonical section names (``core``, ``remote "x"``) to typed
     values; paths in ``cache.dir`` and remote urls are absolute.
 
-    >>> cfg = Config(dvc_dir=Path("/p/.dvc"))
+    ``files`` (level → file) and ``origins`` hold the paths as strings; the
+    methods that hand out one path (`origin`, `cache_dir`) return a `Path`.
+
+    >>> cfg = Config(dvc_dir="/p/.dvc")
     >>> cfg.cache_dir.as_posix(), cfg.cache_types, cfg.parsing_bool, cfg.autostage
     ('/p/.dvc/cache', ('reflink', 'copy'), 'store_true', False)
     """
 
-    dvc_dir: Path
+    dvc_dir: StrPath
     sections: Mapping[str, Mapping[str, Value]] = field(default_factory=dict)
-    files: Mapping[str, Path] = field(default_factory=dict)
+    files: Mapping[str, StrPath] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-    origins: Mapping[tuple[str, str | None], Path] = field(default_factory=dict, repr=False)
+    origins: Mapping[tuple[str, str | None], StrPath] = field(default_factory=dict, repr=False)
 
     cache_shared = _Setting[str | None]("cache", "shared", None)  # "group" or None
     cache_slow_link_warning = _Setting("cache", "slow_link_warning", True)
@@ -793,7 +836,7 @@ class Config:
     def get(self, section: str, option: str, default: Value | None = None) -> Value | None:
         """A value as set in the files (validated), else ``default``.
 
-        >>> Config(Path(".dvc"), {"core": {"autostage": True}}).get("CORE", "autostage")
+        >>> Config(".dvc", {"core": {"autostage": True}}).get("CORE", "autostage")
         True
         """
         found = self.sections.get(canonical_section(section), {})
@@ -801,7 +844,12 @@ class Config:
 
     def origin(self, section: str, option: str) -> Path | None:
         """The file whose value won for this option, if any."""
-        return self.origins.get((canonical_section(section), option.lower()))
+        found = self.origins.get((canonical_section(section), option.lower()))
+        if found is None:
+            return None
+        from pathlib import Path
+
+        return Path(found)
 
     @property
     def remotes(self) -> Mapping[str, Mapping[str, Value]]:
@@ -812,8 +860,17 @@ class Config:
     @property
     def cache_dir(self) -> Path:
         """The local cache (``cache.dir``, default ``<dvc_dir>/cache``)."""
+        from pathlib import Path
+
+        return Path(self.cache_root)
+
+    @property
+    def cache_root(self) -> str:
+        """:attr:`cache_dir` as a string (for callers that need no `Path`)."""
         configured = self.get("cache", "dir")
-        return Path(configured) if isinstance(configured, str) else self.dvc_dir / "cache"
+        if isinstance(configured, str):
+            return _clean(configured)
+        return _clean(os.path.join(os.fspath(self.dvc_dir), "cache"))
 
     @property
     def cache_types(self) -> tuple[str, ...]:
@@ -848,24 +905,29 @@ def load_config(
 
     ``environ`` replaces ``os.environ`` when locating the system and global files.
 
-    >>> load_config(Path("proj/.dvc"), levels=("repo",)).autostage  # doctest: +SKIP
+    >>> load_config("proj/.dvc", levels=("repo",)).autostage  # doctest: +SKIP
     False
     """
-    dvc_dir = Path(dvc_dir)
+    folder = _clean(os.fspath(dvc_dir))
     wanted = set(levels)
-    files = {level: config_path(level, dvc_dir, environ) for level in LEVELS if level in wanted}
+    files = {level: _config_file(level, folder, environ) for level in LEVELS if level in wanted}
     for unknown in wanted - set(LEVELS):
-        config_path(unknown, dvc_dir)  # raises the error naming the level
+        _config_file(unknown, folder, None)  # raises the error naming the level
     merged: Sections = {}
     origins: _Origins = {}
     for path in files.values():
         found = _read_file(path)
-        for key, options in _map_paths(found or {}, _absolute_path(path.parent)).items():
+        for key, options in _map_paths(found or {}, _absolute_path(_parent(path))).items():
             merged.setdefault(key, {}).update(options)
             origins[(key, None)] = path
             origins.update({(key, option): path for option in options})
     checked, warnings = _validate(merged, origins, partial=False)
-    return Config(dvc_dir, checked, files, tuple(warnings), origins)
+    return Config(folder, checked, files, tuple(warnings), origins)
+
+
+def _parent(path: str) -> str:
+    """``str(Path(path).parent)`` for a path spelt by :func:`_clean`."""
+    return os.path.dirname(path) or "."
 
 
 # ---------------------------------------------------------------------------
@@ -930,9 +992,7 @@ def _unquotable(value: str) -> ConfigError:
     )
 
 
-def set_option(
-    path: str | os.PathLike[str], section: str, option: str, value: str | bool | int
-) -> None:
+def set_option(path: StrPath, section: str, option: str, value: str | bool | int) -> None:
     """Set ``section.option`` in one config file, rewriting it as DVC would.
 
     ``section`` is ``core`` or a named one such as ``remote "storage"``. The file
@@ -941,25 +1001,25 @@ def set_option(
     relative to the file's directory. The result is checked on its own (a
     remote's url may live in another file) before the file is replaced.
 
-    >>> set_option(Path(".dvc/config"), 'remote "s"', "url", "/mnt/s")  # doctest: +SKIP
+    >>> set_option(".dvc/config", 'remote "s"', "url", "/mnt/s")  # doctest: +SKIP
     """
-    path = Path(path)
-    sections = _read_file(path) or {}
+    file = _clean(os.fspath(path))
+    sections = _read_file(file) or {}
     sections.setdefault(canonical_section(section), {})[option.lower()] = str(value)
-    _save(path, sections)
+    _save(file, sections)
 
 
-def unset_option(path: str | os.PathLike[str], section: str, option: str) -> None:
+def unset_option(path: StrPath, section: str, option: str) -> None:
     """Remove ``section.option`` from one config file, rewriting it as DVC would.
 
-    >>> unset_option(Path(".dvc/config"), "core", "autostage")  # doctest: +SKIP
+    >>> unset_option(".dvc/config", "core", "autostage")  # doctest: +SKIP
     """
-    path = Path(path)
-    sections = _read_file(path) or {}
+    file = _clean(os.fspath(path))
+    sections = _read_file(file) or {}
     key, name = canonical_section(section), option.lower()
     kind, named = _split_section(key)
     label, title = (kind, named) if named is not None else ("section", kind)
-    where = f"configuration error: {_display(path)}: "
+    where = f"configuration error: {_display(file)}: "
     if key not in sections and (named is not None or kind not in _SECTIONS):
         present = ", ".join(f"[{k}]" for k in sections) or "none"
         raise ConfigError(
@@ -971,10 +1031,10 @@ def unset_option(path: str | os.PathLike[str], section: str, option: str) -> Non
             hint="`dvc config -l` lists the options that are set",
         )
     del sections[key][name]
-    _save(path, sections)
+    _save(file, sections)
 
 
-def _save(path: Path, sections: Sections) -> None:
+def _save(path: str, sections: Sections) -> None:
     text = dump_ini(_map_paths(sections, _normalized_path))
     written = parse_ini(text, _display(path))  # what the next reader will see
     origins: _Origins = {(key, None): path for key in written}
@@ -983,13 +1043,13 @@ def _save(path: Path, sections: Sections) -> None:
     _atomic_write(path, text.encode("utf-8"))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: str, data: bytes) -> None:
     """Replace the file crash-safely, keeping an existing file's mode (as DVC's in-place write)."""
     from labrun.fsutil import atomic_write  # writing is rare: keep it off the import path
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(_parent(path), exist_ok=True)
     try:
-        mode: int | None = path.stat().st_mode & 0o7777
+        mode: int | None = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         mode = None
     atomic_write(path, data, mode)

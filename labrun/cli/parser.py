@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Collection
 
+from labrun.cli.argspec import COMMON, add_options
 from labrun.errors import ArgumentError
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
@@ -26,19 +27,7 @@ class Parser(argparse.ArgumentParser):
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """-q/-v/--cd, accepted before and after the command name (as in DVC)."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="Be quiet."
-    )
-    group.add_argument(
-        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="Be verbose."
-    )
-    parser.add_argument(
-        "--cd",
-        metavar="DIR",
-        default=argparse.SUPPRESS,
-        help="Change to directory DIR before running the command.",
-    )
+    add_options(parser, COMMON)
 
 
 def command_name(argv: list[str], commands: dict[str, tuple[str, str]]) -> str | None:
@@ -69,8 +58,3 @@ def subcommand_name(argv: list[str], group: str, names: Collection[str]) -> str 
         if arg == group:
             seen_group = True
     return None
-
-
-def flag(args: argparse.Namespace, name: str) -> bool:
-    """A store_true option that may be absent from the namespace (SUPPRESS default)."""
-    return bool(getattr(args, name, False))

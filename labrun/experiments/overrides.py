@@ -81,19 +81,82 @@ class Override:
 
 # --- the fast path: plain `[prefix]key[=scalar]` -------------------------------------------
 
-_SEGMENT = r"(?:[A-Za-z_$][A-Za-z0-9_$\-]*|0|[1-9](?:_?[0-9])*)"
-_NAME = r"[A-Za-z_$][A-Za-z0-9_$\-]*"
-_SIMPLE = re.compile(
-    rf"(\+\+|\+|~)?({_NAME}|{_SEGMENT}(?:\.{_SEGMENT})+)(?:=([A-Za-z0-9_/\-+.$%*@?|:]*))?"
-)
-_UINT = r"(?:0|[1-9](?:_?[0-9])*)"
-_DIGITS = r"[0-9](?:_?[0-9])*"
-_POINT = rf"(?:{_UINT}\.|{_UINT}?\.{_DIGITS})"
-_FLOAT = re.compile(
-    rf"[+-]?(?:{_POINT}|(?:{_UINT}|{_POINT})[eE][+-]?{_DIGITS}|[Ii][Nn][Ff]|[Nn][Aa][Nn])"
-)
-_INT = re.compile(rf"[+-]?{_UINT}")
+# Hydra's tokens as character sets and small checks, not regular expressions: compiling
+# the expressions cost `exp run` more than the rest of parsing its overrides. The
+# expressions they stand for (tests/unit/test_overrides_scanner.py checks both agree):
+#   simple override  (\+\+|\+|~)?(NAME|SEGMENT(\.SEGMENT)+)(=VALUE_CHAR*)?
+#   NAME             [A-Za-z_$][A-Za-z0-9_$\-]*       SEGMENT  NAME|UINT
+#   UINT             0|[1-9](_?[0-9])*                 DIGITS   [0-9](_?[0-9])*
+#   POINT            UINT\.|UINT?\.DIGITS
+#   float            [+-]?(POINT|(UINT|POINT)[eE][+-]?DIGITS|inf|nan, any case)
+#   int              [+-]?UINT
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$")
+_DIGIT_CHARS = frozenset("0123456789")
+_NAME_CHARS = _LETTERS | _DIGIT_CHARS | {"-"}
+_VALUE_CHARS = _LETTERS | _DIGIT_CHARS | frozenset("/-+.%*@?|:")
 _WORDS: dict[str, Any] = {"true": True, "false": False, "null": None}
+
+
+def _is_name(text: str) -> bool:
+    return text[:1] in _LETTERS and _NAME_CHARS.issuperset(text)
+
+
+def _is_digits(text: str) -> bool:
+    """DIGITS: digits, single underscores between them."""
+    return (
+        text[:1] in _DIGIT_CHARS
+        and text[-1] in _DIGIT_CHARS
+        and "__" not in text
+        and _DIGIT_CHARS.issuperset(text.replace("_", ""))
+    )
+
+
+def _is_uint(text: str) -> bool:
+    return text == "0" or (text[:1] != "0" and _is_digits(text))
+
+
+def _is_point(text: str) -> bool:
+    whole, dot, fraction = text.partition(".")
+    if not dot:
+        return False
+    if not fraction:
+        return _is_uint(whole)
+    return (not whole or _is_uint(whole)) and _is_digits(fraction)
+
+
+def _unsigned(text: str) -> str:
+    return text[1:] if text[:1] in ("+", "-") else text
+
+
+def _is_float(text: str) -> bool:
+    body = _unsigned(text)
+    if len(body) == 3 and body.isascii() and body.lower() in ("inf", "nan"):
+        return True
+    if _is_point(body):
+        return True
+    cut = max(body.find("e"), body.find("E"))
+    if cut <= 0 or ("e" in body and "E" in body):
+        return False
+    mantissa, exponent = body[:cut], _unsigned(body[cut + 1 :])
+    return (_is_uint(mantissa) or _is_point(mantissa)) and _is_digits(exponent)
+
+
+def _is_int(text: str) -> bool:
+    return _is_uint(_unsigned(text))
+
+
+def _split_simple(text: str) -> tuple[str, str, str | None] | None:
+    """(prefix, key, raw value or None) of a simple override, else None."""
+    prefix = next((p for p in ("++", "+", "~") if text.startswith(p)), "")
+    key, equals, raw = text[len(prefix) :].partition("=")
+    if equals and not _VALUE_CHARS.issuperset(raw):
+        return None
+    parts = key.split(".")
+    if len(parts) == 1 and not _is_name(key):
+        return None
+    if len(parts) > 1 and not all(_is_name(p) or _is_uint(p) for p in parts):
+        return None
+    return prefix, key, raw if equals else None
 
 
 def type_scalar(text: str) -> Any:
@@ -102,20 +165,20 @@ def type_scalar(text: str) -> Any:
     >>> [type_scalar(t) for t in ["1_000", "-.5e3", "iNf", "True", "NULL", "01", "1e", ""]]
     [1000, -500.0, inf, True, None, '01', '1e', '']
     """
-    if _FLOAT.fullmatch(text):
+    if _is_float(text):
         return float(text)
-    if _INT.fullmatch(text):
+    if _is_int(text):
         return int(text)
     return _WORDS.get(text.lower(), text)
 
 
 def _parse_simple(file: str, text: str) -> Override | None:
     """The override if it is one of the simple forms, else None (Hydra decides)."""
-    match = _SIMPLE.fullmatch(text)
-    if match is None:
+    found = _split_simple(text)
+    if found is None:
         return None
-    prefix, key, raw = match.groups()
-    kind = _KIND_OF_PREFIX[prefix or ""]
+    prefix, key, raw = found
+    kind = _KIND_OF_PREFIX[prefix]
     if raw is None and kind != DELETE:
         return None
     value = None if raw is None else type_scalar(raw)
@@ -261,17 +324,17 @@ def _parse_legacy(file: str, item: str) -> Override:
     key, equals, raw = item.partition("=")
     if not equals or not raw:
         raise OverrideError(f"Must provide a value for parameter '{key}'")
-    match = _SIMPLE.fullmatch(key)
-    if match is None or match.group(3) is not None:
+    found = _split_simple(key)
+    if found is None or found[2] is not None:
         raise OverrideError(f"Invalid parameter name '{key}' in '{item}'")
     try:  # as a list item: a document that is `0` or `~` would read as an empty file
         value = parse_yaml(f"- {raw}", "--params")[0] if raw.strip() else raw
     except FileFormatError:
         raise OverrideError(f"Invalid parameter value for '{key}': '{raw}'") from None
-    kind = _KIND_OF_PREFIX[match.group(1) or ""]
+    kind = _KIND_OF_PREFIX[found[0]]
     value = _hydra_value(value)
     text = f"{key}={render_value(value)}"
-    return Override(file, text, kind, match.group(2), value)
+    return Override(file, text, kind, found[1], value)
 
 
 def _hydra_value(value: Any) -> Any:
@@ -285,8 +348,7 @@ def _hydra_value(value: Any) -> Any:
     return str(value)
 
 
-_ESCAPED = re.compile(r"[\\()\[\]{}:=, \t]")
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_/\-+.$%*@?|:]*")
+_ESCAPES = {ord(c): "\\" + c for c in "\\()[]{}:=, \t"}
 
 
 def escape(text: str) -> str:
@@ -295,7 +357,7 @@ def escape(text: str) -> str:
     >>> escape("a b:c")
     'a\\ b\\:c'
     """
-    return _ESCAPED.sub(lambda m: "\\" + m.group(0), text)
+    return text.translate(_ESCAPES)
 
 
 def _quote(text: str) -> str:
@@ -312,7 +374,7 @@ def render_value(value: Any) -> str:
     ['null', 'True', '1e-05', "'1'", 'x', "['a b',{k:2}]"]
     """
     if isinstance(value, str):
-        plain = _PLAIN_VALUE.fullmatch(value) and type_scalar(value) == value
+        plain = _VALUE_CHARS.issuperset(value) and type_scalar(value) == value
         return value if plain and "${" not in value else _quote(value)
     if isinstance(value, list):
         return "[" + ",".join(render_value(v) for v in value) + "]"

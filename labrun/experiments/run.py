@@ -341,7 +341,8 @@ def reproduce_for(
     hooks = hooks or Hooks()
     env = dict(run_env(project, exp.name, exp.baseline))
     env.update(repro.env)  # a temp run's DVC_ROOT (the original project) wins
-    options = replace(repro, no_commit=False, env=tuple(env.items()))
+    # defer_locks: one dvc.lock write per experiment instead of one per stage
+    options = replace(repro, no_commit=False, env=tuple(env.items()), defer_locks=True)
     return reproduce(project, options, _QuietFinish(reporter), hooks.confirm, hooks.checkpoint)
 
 

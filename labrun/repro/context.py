@@ -49,6 +49,8 @@ class RunContext:
     checkpoint: CheckpointHook | None = None  # set by `exp run`: checkpoint stages signal it
     linked: Workspace | None = None  # built by `workspace` when first needed
     link_lock: threading.Lock = field(default_factory=threading.Lock)
+    # lock files (relpaths) whose write waits for flush_locks(); None: each is written at once
+    deferred_locks: set[str] | None = None
 
     def warn(self, message: str, stage: str = "") -> None:
         """Report a warning event."""
@@ -60,7 +62,7 @@ class RunContext:
         cfg = project.config
         jobs = cfg.get("core", "checksum_jobs")  # unset: the memo picks by core count
         state = State.for_project(project.root, jobs=jobs if isinstance(jobs, int) else None)
-        odb = LocalObjectStore(cfg.cache_dir, shared=cfg.cache_shared == "group")
+        odb = LocalObjectStore(cfg.cache_root, shared=cfg.cache_shared == "group")
         return cls(project, state, odb, DvcIgnore(project.root))
 
     @property
@@ -89,6 +91,27 @@ class RunContext:
         if relpath not in self.lockfiles:
             self.lockfiles[relpath] = LockFile.load(self.root, relpath)
         return self.lockfiles[relpath]
+
+    def save_lock(self, lock: LockFile, verb: str) -> str:
+        """Write a changed lock file now, or at :meth:`flush_locks` when writes are deferred.
+
+        Returns the verb to report ("generated" or "updated", from ``with_entry``): a
+        file whose first write is pending is "updated" after that, as if written.
+        """
+        if self.deferred_locks is None:
+            lock.save()
+            return verb
+        if lock.relpath in self.deferred_locks:
+            return "updated"
+        self.deferred_locks.add(lock.relpath)
+        return verb
+
+    def flush_locks(self) -> None:
+        """Write the lock files whose writes were deferred (each once)."""
+        if self.deferred_locks:
+            for relpath in sorted(self.deferred_locks):
+                self.lockfiles[relpath].save()
+            self.deferred_locks.clear()
 
     def recorded(self, stage: Stage) -> dict[str, Any] | None:
         """What was recorded for the stage: its lock entry, or a `.dvc` file's data."""

@@ -107,6 +107,14 @@ def reproduce(
 
     ``checkpoint`` (given by `exp run`) records the checkpoints that stages with
     `checkpoint: true` outputs signal while they run.
+
+    ``opts.defer_locks`` (set by `exp run`) writes each changed `dvc.lock` once, when
+    the stages are done, failed or interrupted, instead of after every stage: one
+    fsync instead of one per stage. A crash (power cut, SIGKILL) before that
+    write leaves the old entries, so the stages that ran look changed and run
+    again (or come back from the run-cache, which is saved after each stage):
+    nothing wrong is recorded. Checkpoint runs write at once, as their commits
+    take `dvc.lock` from the disk.
     """
     with project_lock(project, reporter=reporter):
         plan = plan_for(project, opts)
@@ -120,11 +128,16 @@ def reproduce(
             )
         ctx = RunContext.open(project)
         ctx.reporter, ctx.confirm, ctx.checkpoint = reporter, confirm, checkpoint
+        if opts.defer_locks and checkpoint is None:
+            ctx.deferred_locks = set()
         # imported here: `status` shares this module and runs no stage (start-up is a feature)
         from labrun.repro.scheduler import execute
 
         try:
-            result = execute(ctx, plan, opts)
+            try:
+                result = execute(ctx, plan, opts)
+            finally:
+                ctx.flush_locks()  # the stages that succeeded are recorded, as after each one
         except BaseException:
             _undo_gitignore(ctx)  # as DVC: entries added by a failed run are removed again
             ctx.close()

@@ -36,3 +36,4 @@ class ReproOptions:
     pull: bool = False
     jobs: int = 1
     env: tuple[tuple[str, str], ...] = ()  # extra environment for stage commands
+    defer_locks: bool = False  # write dvc.lock once, after the stages (see engine.reproduce)

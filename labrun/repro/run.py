@@ -152,19 +152,37 @@ def _same_run_lock(
         yield
         return
     import hashlib
-    import tempfile
 
-    from labrun.fsutil import FileLock
+    from labrun.fsutil import key_lock
 
     probe = build_entry(
         stage.cmd, deps=deps, params=params, outs=[{"path": o.path} for o in stage.outs]
     )
     # Beside the cache, not in it: DVC's cache holds only objects and run-cache entries.
     cache_id = hashlib.sha256(os.path.realpath(str(ctx.odb.root)).encode()).hexdigest()[:16]
-    folder = os.path.join(tempfile.gettempdir(), f"labrun-runs-{os.getuid()}", cache_id)
+    folder = os.path.join(temp_dir(), f"labrun-runs-{os.getuid()}", cache_id)
     os.makedirs(folder, exist_ok=True)
-    with FileLock(os.path.join(folder, run_key(probe) + ".lock")):
+    with key_lock(folder, run_key(probe)):
         yield
+
+
+def temp_dir() -> str:
+    """`tempfile.gettempdir()`, without importing tempfile unless it is needed.
+
+    tempfile (with the random and weakref modules it imports) costs more start-up
+    time than a stage's bookkeeping. Where no TMPDIR, TEMP or TMP is set and
+    `/tmp` is writable, tempfile answers `/tmp`; every other case asks it.
+
+        >>> temp_dir() == __import__("tempfile").gettempdir()
+        True
+    """
+    plain = os.name == "posix" and "tempfile" not in sys.modules
+    unset = not any(os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP"))
+    if plain and unset and os.access("/tmp", os.W_OK | os.X_OK):
+        return "/tmp"
+    import tempfile
+
+    return tempfile.gettempdir()
 
 
 def _execute(
@@ -342,7 +360,7 @@ def _write_entry(ctx: RunContext, stage: Stage, entry: dict[str, Any]) -> None:
             lock.with_entry(stage.name, {})
             verb = lock.with_entry(stage.name, entry)
         if verb is not None:
-            lock.save()
+            verb = ctx.save_lock(lock, verb)
             ctx.touched.add(os.path.join(ctx.root, lock.relpath))
             path = ctx.relpath(os.path.join(ctx.root, lock.relpath))
             ctx.reporter.emit(LockWritten(ctx.addressing(stage), path, verb))

@@ -15,7 +15,6 @@ lock-file writes are serialised, and command output is captured line by line
 from __future__ import annotations
 
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from labrun.errors import LabrunError
 from labrun.pipeline.stage import Stage
@@ -25,6 +24,10 @@ from labrun.repro.events import StageFailed, StageSucceeded
 from labrun.repro.options import ReproOptions
 from labrun.repro.plan import Plan
 from labrun.repro.run import reproduce_stage
+
+TYPE_CHECKING = False  # for the type checker only: see run_parallel
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 @record(frozen=False)
@@ -73,6 +76,10 @@ class _Runner:
                 self._one(i)
 
     def run_parallel(self, jobs: int) -> None:
+        # imported here: concurrent.futures (and the logging it imports) costs a serial
+        # run, such as every `exp run`, more start-up time than the rest of this module
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
         done: set[int] = set()
         running: dict[Future[None], int] = {}
         pending = list(range(len(self.plan.stages)))

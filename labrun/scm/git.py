@@ -362,6 +362,14 @@ def _may_log(base: str, ref: str) -> bool:
     """
     if os.path.exists(os.path.join(base, "logs", *ref.split("/"))):
         return True
+    for text in _config_texts(base):
+        if b"logallrefupdates" in text and _logs_all(text):
+            return True
+    return "GIT_CONFIG_PARAMETERS" in os.environ or "GIT_CONFIG_COUNT" in os.environ
+
+
+def _config_texts(base: str) -> list[bytes]:
+    """The lower-cased texts of the config files Git reads for the repository at ``base``."""
     home = os.path.expanduser("~")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     configs = (
@@ -371,15 +379,14 @@ def _may_log(base: str, ref: str) -> bool:
         os.environ.get("GIT_CONFIG_GLOBAL") or "",
         os.environ.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig",
     )
+    texts = []
     for config in configs:
         try:
             with open(config, "rb") as stream:
-                text = stream.read().lower()
+                texts.append(stream.read().lower())
         except OSError:
             continue
-        if b"logallrefupdates" in text and _logs_all(text):
-            return True
-    return "GIT_CONFIG_PARAMETERS" in os.environ or "GIT_CONFIG_COUNT" in os.environ
+    return texts
 
 
 _BOOLEANS = frozenset([b"", b"true", b"false", b"yes", b"no", b"on", b"off", b"1", b"0"])
@@ -443,10 +450,41 @@ def snapshot_tree(
             run_git(root, ["add", "-f", "--", *forced], env=env)
         if overlay:
             _overlay(root, overlay, env)
-        return run_git(root, ["write-tree"], env=env).strip()
+        return write_tree(root, tmp_index, env)
     finally:
         if os.path.exists(tmp_index):
             os.unlink(tmp_index)
+
+
+def write_tree(root: str, index: str, env: dict[str, str]) -> str:
+    """`git write-tree` of ``index`` (``env`` names it for git): in-process where the index
+    and the repository are plain (:mod:`labrun.scm.objects`), else by git."""
+    base = common_dir(git_dir(root))
+    if _plain_object_store(base):
+        from labrun.scm import objects
+
+        with open(index, "rb") as stream:
+            data = stream.read()
+        parsed = objects.index_entries(data)
+        if parsed is not None and _plain_extensions(data, parsed[1]):
+            store = objects.loose_store(os.path.join(base, "objects"))
+            sha = objects.tree_sha(parsed[0], store)
+            if sha is not None:
+                return sha
+    return run_git(root, ["write-tree"], env=env).strip()
+
+
+# Environment and config that change where or how Git stores objects: git decides then.
+_OBJECT_ENV = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_CONFIG_PARAMETERS")
+# `fsync`: core.fsync / core.fsyncObjectFiles ask for flushed objects, which git does
+_OBJECT_CONFIG = (b"objectformat", b"sharedrepository", b"include", b"extensions", b"fsync")
+
+
+def _plain_object_store(base: str) -> bool:
+    """SHA-1 objects in ``base/objects``, written with Git's default file modes."""
+    if any(name in os.environ for name in (*_OBJECT_ENV, "GIT_CONFIG_COUNT")):
+        return False
+    return not any(word in text for text in _config_texts(base) for word in _OBJECT_CONFIG)
 
 
 def private_index(gdir: str) -> str:
@@ -564,3 +602,95 @@ def commit_tree(root: str, tree: str, parents: Sequence[str], message: str) -> s
 def tree_of(root: str, rev: str) -> str:
     """The tree sha of a commit."""
     return run_git(root, ["rev-parse", f"{rev}^{{tree}}"]).strip()
+
+
+# --- remotes: the `git` command, so that users' remotes, URLs and credentials just work ---
+
+
+def ls_remote(root: str, remote: str, prefix: str) -> dict[str, str]:
+    """Every ref of ``remote`` (a remote's name, a URL or a path) under ``prefix`` → its sha.
+
+    >>> ls_remote(".", "origin", "refs/exps/")  # doctest: +SKIP
+    {'refs/exps/8c/4051ab.../lucky-lynx': '00f2881f...'}
+    """
+    import subprocess
+
+    args = ["git", "ls-remote", "--refs", remote, f"{prefix}*"]
+    proc = subprocess.run(args, cwd=root, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise GitError(f"git ls-remote failed: {_first_complaint(proc.stderr, proc.returncode)}")
+    refs = {}
+    for line in proc.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith(prefix):
+            refs[ref] = sha
+    return refs
+
+
+def _first_complaint(stderr: str, returncode: int) -> str:
+    """Git's first `fatal:`/`error:` line (the one that says what went wrong).
+
+    >>> _first_complaint("hint: ...\\nfatal: 'x' does not appear to be a git repository", 128)
+    "'x' does not appear to be a git repository"
+    """
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        for lead in ("fatal: ", "error: "):
+            if line.startswith(lead):
+                return line[len(lead) :]
+    return lines[-1] if lines else f"exit status {returncode}"
+
+
+def push_porcelain(
+    root: str, remote: str, refspecs: Sequence[str], *, force: bool = False, atomic: bool = False
+) -> dict[str, tuple[str, str]]:
+    """`git push --porcelain`: each destination ref → (git's flag, its summary).
+
+    Flags: ``=`` up to date, ``*`` new, `` `` fast-forward, ``+`` forced, ``-`` deleted,
+    ``!`` rejected (the summary says why). A push that reports no ref failed: GitError.
+    """
+    import subprocess
+
+    args = ["git", "push", "--porcelain", *(["--force"] if force else [])]
+    args += [*(["--atomic"] if atomic else []), remote, *refspecs]
+    proc = subprocess.run(args, cwd=root, capture_output=True, text=True, check=False)
+    found: dict[str, tuple[str, str]] = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and len(parts[0]) == 1:
+            found[parts[1].rpartition(":")[2]] = (parts[0], parts[2])
+    if proc.returncode != 0 and not found:
+        raise GitError(f"git push failed: {_first_complaint(proc.stderr, proc.returncode)}")
+    return found
+
+
+def fetch_refs(root: str, remote: str, refspecs: Sequence[str]) -> None:
+    """`git fetch` the given refspecs (no tags, no `FETCH_HEAD`)."""
+    if refspecs:
+        args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, *refspecs]
+        run_git(root, args)
+
+
+def update_refs(root: str, changes: Sequence[tuple[str, str | None, str | None]]) -> None:
+    """Apply ``(ref, new sha or None to delete, expected old sha or None)`` in one transaction."""
+    lines = []
+    for ref, new, old in changes:
+        expect = f" {old}" if old else ""
+        lines.append(f"update {ref} {new}{expect}\n" if new else f"delete {ref}{expect}\n")
+    if lines:
+        run_git(root, ["update-ref", "--stdin"], input="".join(lines))
+
+
+def has_object(root: str, sha: str) -> bool:
+    """True when the repository holds the object ``sha``."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "cat-file", "-e", sha], cwd=root, capture_output=True, check=False
+    )
+    return proc.returncode == 0
+
+
+def commits_between(root: str, tip: str, base: str) -> list[str]:
+    """``tip`` and its first parents back to (not including) ``base``, newest first."""
+    return run_git(root, ["rev-list", "--first-parent", tip, f"^{base}"]).split()

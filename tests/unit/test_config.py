@@ -637,3 +637,28 @@ def test_import_needs_only_the_standard_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "['labrun']"
+
+
+@pytest.mark.parametrize(
+    "path", ["a//./b/", "./", ".", "", "/", "//srv/x", "///x", "a/../b", "./.dvc/config", "x/."]
+)
+def test_paths_are_spelt_as_pathlib_spells_them(path: str) -> None:
+    from labrun.config import _clean
+
+    assert _clean(path) == str(Path(path))
+
+
+def test_loading_needs_no_pathlib_and_paths_stay_paths(project: Path) -> None:
+    code = (
+        "import sys, labrun.config as c\n"
+        "cfg = c.load_config('.dvc//', levels=('repo', 'local'))\n"
+        "print('pathlib' in sys.modules, cfg.cache_root, cfg.files['repo'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=project
+    ).stdout
+    assert out.split() == ["False", ".dvc/cache", ".dvc/config"]
+    cfg = load(project, "[cache]\n    dir = ../c\n")
+    assert cfg.cache_dir == Path(cfg.cache_root) == project / "c"
+    assert cfg.origin("cache", "dir") == project / ".dvc" / "config"
+    assert config_path("repo", ".dvc//") == Path(".dvc/config")

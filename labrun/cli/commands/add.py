@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from labrun.cli.parser import flag
+from labrun.cli.argspec import flag
 
 GIT_HINT = (
     "\nTo track the changes with git, run:\n\n\tgit add {files}\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from labrun.cli.parser import flag
+from labrun.cli.argspec import flag
 
 if TYPE_CHECKING:
     from labrun.api import CheckoutSummary

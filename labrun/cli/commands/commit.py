@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from labrun.cli.parser import flag
+from labrun.cli.argspec import flag
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,8 @@ EXP_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "clean": ("exp_manage:clean", "Remove leftovers of interrupted experiment runs.", ()),
     "show": ("exp_show", "Print experiments.", ()),
     "diff": ("exp_diff", "Show changes between experiments.", ()),
+    "push": ("exp_remote:push", "Push experiments to a Git remote.", ()),
+    "pull": ("exp_remote:pull", "Pull experiments from a Git remote.", ()),
 }
 _NAMES = frozenset(EXP_COMMANDS) | {a for _, _, aliases in EXP_COMMANDS.values() for a in aliases}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from labrun.cli.parser import flag
+from labrun.cli.argspec import flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,19 +83,24 @@ def run_branch(args: argparse.Namespace) -> int:
 def add_list(parser: argparse.ArgumentParser) -> None:
     """Options of `exp list`."""
     _selection(parser)
-    parser.add_argument("--name-only", "--names-only", action="store_true", help="Names only.")
-    parser.add_argument("--sha-only", "--shas-only", action="store_true", help="SHAs only.")
-    parser.add_argument("git_remote", nargs="?", help="Git remote (not supported).")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--name-only", "--names-only", action="store_true", help="Names only.")
+    shown.add_argument("--sha-only", "--shas-only", action="store_true", help="SHAs only.")
+    parser.add_argument(
+        "git_remote", nargs="?", help="List the experiments on this Git remote (name or URL)."
+    )
     parser.set_defaults(run=run_list)
 
 
 def run_list(args: argparse.Namespace) -> int:
     """Experiments grouped under their baseline's label."""
     from labrun import api
-    from labrun.errors import ArgumentError
 
     if args.git_remote:
-        raise ArgumentError("exp list <git_remote> needs remote access, which labrun lacks yet")
+        from labrun.cli.commands.exp_remote import print_remote_list
+
+        print_remote_list(args, _selected(args))
+        return 0
     grouped = api.exp_list(None, _selected(args))
     labels = {} if args.name_only or args.sha_only else _describe(list(grouped))
     for baseline, items in grouped.items():
@@ -124,16 +129,17 @@ def add_remove(parser: argparse.ArgumentParser) -> None:
     """Options of `exp remove`."""
     parser.add_argument("experiment", nargs="*", help="Experiments to remove.")
     _selection(parser)
-    parser.add_argument("--queue", action="store_true", help="Remove every queued experiment.")
     parser.add_argument("--keep", action="store_true", help="Remove all but the selected ones.")
-    parser.add_argument("-g", "--git-remote", help="Remove on a Git remote (not supported).")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--queue", action="store_true", help="Remove every queued experiment.")
+    where.add_argument("-g", "--git-remote", help="Remove them on this Git remote (name or URL).")
     parser.set_defaults(run=run_remove)
 
 
 def run_remove(args: argparse.Namespace) -> int:
     """Remove and list what went."""
     from labrun import api
-    from labrun.errors import ArgumentError, LabrunError
+    from labrun.errors import LabrunError
 
     selected = args.all_commits or args.rev or args.queue
     if bool(args.experiment) == bool(selected):
@@ -143,11 +149,13 @@ def run_remove(args: argparse.Namespace) -> int:
         )
     if args.keep and args.queue:
         raise LabrunError("Cannot use both `--keep` and `--queue`.")
-    if args.git_remote:
-        raise ArgumentError("exp remove -g needs remote access, which labrun lacks yet")
     selection = _selected(args) if (args.all_commits or args.rev) else None
     removed: list[str] = []
-    if args.experiment or selection is not None:
+    if args.git_remote:
+        removed = api.exp_remove_remote(
+            None, args.git_remote, args.experiment, selection=selection, keep=args.keep
+        )
+    elif args.experiment or selection is not None:
         removed += api.exp_remove(None, args.experiment, selection=selection, keep=args.keep)
     removed += _remove_queued(args)
     if flag(args, "quiet"):
@@ -177,7 +185,7 @@ def add_rename(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiment", help="Experiment to rename.")
     parser.add_argument("name", help="New name.")
     parser.add_argument("-f", "--force", action="store_true", help="Replace an existing one.")
-    parser.add_argument("-g", "--git-remote", help="Rename on a Git remote (not supported).")
+    parser.add_argument("-g", "--git-remote", help="Rename it on this Git remote (name or URL).")
     parser.set_defaults(run=run_rename)
 
 
@@ -185,11 +193,13 @@ def run_rename(args: argparse.Namespace) -> int:
     """Rename and say so."""
     from labrun import api
     from labrun.cli.render import join_words as join_names
-    from labrun.errors import ArgumentError
 
     if args.git_remote:
-        raise ArgumentError("exp rename -g needs remote access, which labrun lacks yet")
-    renamed = api.exp_rename(None, args.experiment, args.name, force=args.force)
+        renamed = api.exp_rename_remote(
+            None, args.git_remote, args.experiment, args.name, force=args.force
+        )
+    else:
+        renamed = api.exp_rename(None, args.experiment, args.name, force=args.force)
     if not flag(args, "quiet"):
         if renamed:
             print(f"Renamed experiments: {join_names([repr(n) for n in renamed])}")

@@ -2,78 +2,90 @@
 
 from __future__ import annotations
 
-import argparse
-
-from labrun.cli.commands.repro import add_repro_options, ask, options_from
+from labrun.cli.argspec import COMMON, Option, add_options, flag, parse_options
+from labrun.cli.commands.repro import REPRO_OPTIONS, ask, options_from
 from labrun.cli.console import ConsoleReporter
-from labrun.cli.parser import flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import argparse
+    from collections.abc import Callable, Sequence
     from typing import Any
 
     from labrun import api
 
+# DVC 3's options, the seed's `--params`, and the queue's, after the repro ones.
+RUN_OPTIONS = (
+    *REPRO_OPTIONS,
+    Option(("targets",), "positional", "Stages or dvc files to reproduce (default: ./dvc.yaml)."),
+    Option(
+        ("-n", "--name"), "value", "Name of the experiment (random if not given).", metavar="NAME"
+    ),
+    Option(
+        ("-S", "--set-param"),
+        "append",
+        "Change a parameter (Hydra override: k=v, +k=v, ++k=v, ~k; sweeps with --queue).",
+        metavar="[FILE:]OVERRIDE",
+    ),
+    Option(
+        ("--params",),
+        "append",
+        "Change parameters, as a comma-separated list (the original `exp run` syntax).",
+        metavar="[FILE:]K1=V1,K2=V2",
+    ),
+    Option(("-m", "-M", "--message"), "value", "Commit message of the experiment.", metavar="TEXT"),
+    Option(("--temp",), "flag", "Run in a temporary copy; the workspace stays as is."),
+    Option(
+        ("-C", "--copy-paths"),
+        "append",
+        "Untracked or ignored file/directory to copy into a --temp/--queue run.",
+        metavar="PATH",
+    ),
+    Option(("--queue",), "flag", "Queue the experiment instead of running it."),
+    Option(("--run-all",), "flag", "Run every queued experiment."),
+    Option(("-j", "--jobs"), "int", "Experiments at once (--run-all).", default=1, metavar="N"),
+    Option(("--priority",), "int", "Queue priority (higher first).", default=0, metavar="P"),
+    Option(
+        ("--gpus",),
+        "value",
+        "With --queue: devices the experiment needs (a count). With --run-all: the "
+        "devices to share out ('0,1' or a count; default: detected).",
+        metavar="N|LIST",
+    ),
+    Option(("--sample",), "int", "With --queue: N random points of the sweep.", metavar="N"),
+    Option(("--seed",), "int", "Random seed of --sample.", metavar="S"),
+    Option(
+        ("-r", "--rev"),
+        "value",
+        "Continue a checkpoint experiment from this checkpoint (name, ref or commit).",
+        metavar="COMMIT",
+    ),
+    Option(
+        ("--reset",),
+        "flag",
+        "Start checkpoint experiments over instead of continuing the last one.",
+    ),
+    Option(("--no-commit",), "flag", "Accepted; experiments always commit outputs."),
+    Option(("--no-run-cache",), "flag", "Do not restore stages from the run-cache."),
+    Option(("--glob",), "flag", "Targets are [file:]patterns."),
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `exp run` (DVC 3's, the seed's `--params`, and the queue's)."""
-    add_repro_options(parser, jobs=False)
-    add = parser.add_argument
-    add("targets", nargs="*", help="Stages or dvc files to reproduce (default: ./dvc.yaml).")
-    add("-n", "--name", metavar="NAME", help="Name of the experiment (random if not given).")
-    add(
-        "-S",
-        "--set-param",
-        action="append",
-        default=[],
-        metavar="[FILE:]OVERRIDE",
-        help="Change a parameter (Hydra override: k=v, +k=v, ++k=v, ~k; sweeps with --queue).",
-    )
-    add(
-        "--params",
-        action="append",
-        default=[],
-        metavar="[FILE:]K1=V1,K2=V2",
-        help="Change parameters, as a comma-separated list (the original `exp run` syntax).",
-    )
-    add("-m", "-M", "--message", metavar="TEXT", help="Commit message of the experiment.")
-    add("--temp", action="store_true", help="Run in a temporary copy; the workspace stays as is.")
-    add(
-        "-C",
-        "--copy-paths",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="Untracked or ignored file/directory to copy into a --temp/--queue run.",
-    )
-    add("--queue", action="store_true", help="Queue the experiment instead of running it.")
-    add("--run-all", action="store_true", help="Run every queued experiment.")
-    add("-j", "--jobs", type=int, default=1, metavar="N", help="Experiments at once (--run-all).")
-    add("--priority", type=int, default=0, metavar="P", help="Queue priority (higher first).")
-    add(
-        "--gpus",
-        metavar="N|LIST",
-        help="With --queue: devices the experiment needs (a count). With --run-all: the "
-        "devices to share out ('0,1' or a count; default: detected).",
-    )
-    add("--sample", type=int, metavar="N", help="With --queue: N random points of the sweep.")
-    add("--seed", type=int, metavar="S", help="Random seed of --sample.")
-    add(
-        "-r",
-        "--rev",
-        metavar="COMMIT",
-        help="Continue a checkpoint experiment from this checkpoint (name, ref or commit).",
-    )
-    add(
-        "--reset",
-        action="store_true",
-        help="Start checkpoint experiments over instead of continuing the last one.",
-    )
-    add("--no-commit", action="store_true", help="Accepted; experiments always commit outputs.")
-    add("--no-run-cache", action="store_true", help="Do not restore stages from the run-cache.")
-    add("--glob", action="store_true", help="Targets are [file:]patterns.")
-    parser.set_defaults(run=run)
+    add_options(parser, RUN_OPTIONS)
+    parser.set_defaults(on_error="fail", run=run)
+
+
+def parse_fast(tokens: Sequence[str]) -> dict[str, Any] | None:
+    """`exp run`'s own arguments parsed without argparse (None: let argparse parse them).
+
+    -q/-v/--cd are accepted here too (`labrun exp` registers them on every sub-command).
+    """
+    values = parse_options(tokens, COMMON + RUN_OPTIONS)
+    if values is not None:
+        values["run"] = run
+    return values
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labrun.cli.parser import flag
+from labrun.cli.argspec import flag
 
 # DVC's scopes beyond the workspace: accepted, then refused with a clear message
 _OTHER_SCOPES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from labrun.cli.parser import flag
+from labrun.cli.argspec import flag
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

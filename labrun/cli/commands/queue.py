@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from labrun.cli.parser import Parser, add_common, flag
+from labrun.cli.argspec import flag
+from labrun.cli.parser import Parser, add_common
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -2,65 +2,55 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from labrun.cli.parser import flag
+from labrun.cli.argspec import ConstOption, Option, add_options, flag
 
+TYPE_CHECKING = False  # argparse only for the type checker: `exp run` parses without it
+if TYPE_CHECKING:
+    import argparse
 
-class _OnError(argparse.Action):
-    """-k and --ignore-errors share one setting; the last one given wins (as in DVC)."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: object,
-        option_string: str | None = None,
-    ) -> None:
-        namespace.on_error = self.const
+# Options shared by `repro` and `exp run` (whose -j means experiments, not stages).
+# -k and --ignore-errors share one setting; the last one given wins (as in DVC).
+REPRO_OPTIONS = (
+    Option(("-f", "--force"), "flag", "Run every stage even if nothing changed."),
+    Option(("-i", "--interactive"), "flag", "Ask before running each stage."),
+    Option(("-s", "--single-item"), "flag", "Only the targets, no upstream."),
+    Option(("-p", "--pipeline"), "flag", "Whole pipelines containing the targets."),
+    Option(("-P", "--all-pipelines"), "flag", "Every pipeline of the project."),
+    Option(("-R", "--recursive"), "flag", "Every stage in the target directories."),
+    Option(("--downstream",), "flag", "The targets and the stages that use them."),
+    Option(("--force-downstream",), "flag", "Force dependents of stages that ran."),
+    Option(("--pull",), "flag", "Restore missing outputs, not re-run (no remotes yet)."),
+    Option(("--allow-missing",), "flag", "Missing data does not count as a change."),
+    Option(("--dry",), "flag", "Print what would run; run and write nothing."),
+    ConstOption(
+        ("-k", "--keep-going"),
+        "Continue with stages that do not depend on a failed one.",
+        "on_error",
+        "keep-going",
+        "fail",
+    ),
+    ConstOption(
+        ("--ignore-errors",),
+        "Continue with every remaining stage after a failure.",
+        "on_error",
+        "ignore",
+        "fail",
+    ),
+)
+STAGE_JOBS = Option(
+    ("-j", "--jobs"),
+    "int",
+    "Run up to N independent stages at once (default 1, as DVC).",
+    default=1,
+    metavar="N",
+)
 
 
 def add_repro_options(parser: argparse.ArgumentParser, *, jobs: bool = True) -> None:
     """Options shared by `repro` and `exp run` (whose -j means experiments, not stages)."""
-    add = parser.add_argument
-    add("-f", "--force", action="store_true", help="Run every stage even if nothing changed.")
-    add("-i", "--interactive", action="store_true", help="Ask before running each stage.")
-    add("-s", "--single-item", action="store_true", help="Only the targets, no upstream.")
-    add("-p", "--pipeline", action="store_true", help="Whole pipelines containing the targets.")
-    add("-P", "--all-pipelines", action="store_true", help="Every pipeline of the project.")
-    add("-R", "--recursive", action="store_true", help="Every stage in the target directories.")
-    add("--downstream", action="store_true", help="The targets and the stages that use them.")
-    add("--force-downstream", action="store_true", help="Force dependents of stages that ran.")
-    add("--pull", action="store_true", help="Restore missing outputs, not re-run (no remotes yet).")
-    add("--allow-missing", action="store_true", help="Missing data does not count as a change.")
-    add("--dry", action="store_true", help="Print what would run; run and write nothing.")
-    add(
-        "-k",
-        "--keep-going",
-        nargs=0,
-        action=_OnError,
-        const="keep-going",
-        dest="on_error",
-        help="Continue with stages that do not depend on a failed one.",
-    )
-    add(
-        "--ignore-errors",
-        nargs=0,
-        action=_OnError,
-        const="ignore",
-        dest="on_error",
-        help="Continue with every remaining stage after a failure.",
-    )
-    if jobs:
-        add(
-            "-j",
-            "--jobs",
-            type=int,
-            default=1,
-            metavar="N",
-            help="Run up to N independent stages at once (default 1, as DVC).",
-        )
+    add_options(parser, REPRO_OPTIONS + ((STAGE_JOBS,) if jobs else ()))
     parser.set_defaults(on_error="fail")
 
 

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from labrun.cli.parser import flag
+from labrun.cli.argspec import flag
 
 if TYPE_CHECKING:
     from labrun.api import Project, Stage, StageStatus

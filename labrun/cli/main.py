@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 # (command, sub-command) → module under labrun.cli.commands whose ``parse_fast(arguments)``
 # reads that sub-command's own arguments without argparse (see labrun.cli.argspec)
 FAST: dict[tuple[str, str], str] = {("exp", "run"): "exp_run"}
+# top-level commands read the same way (their module's ``parse_fast(arguments)``)
+FAST_TOP: dict[str, str] = {"repro": "repro"}
 
 
 def _dispatch(argv: list[str], *, program: bool = False) -> int:
@@ -115,6 +117,8 @@ def _parse_fast(argv: list[str]) -> Any:
     from labrun.cli.argspec import COMMON, parse_options, split_command
 
     top = split_command(argv, COMMON)
+    if top is not None and top[1] in FAST_TOP:
+        return _parse_fast_top(top, FAST_TOP[top[1]])
     group = split_command(top[2], COMMON) if top is not None else None
     if top is None or group is None or (top[1], group[1]) not in FAST:
         return None
@@ -127,6 +131,20 @@ def _parse_fast(argv: list[str]) -> Any:
         return None
     from types import SimpleNamespace
 
+    return SimpleNamespace(**{k: v for level in levels if level for k, v in level.items()})
+
+
+def _parse_fast_top(top: Any, module_name: str) -> Any:
+    """:func:`_parse_fast` for a command without sub-commands (`labrun -q repro -f`)."""
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from labrun.cli.argspec import COMMON, parse_options
+
+    module = import_module(f"labrun.cli.commands.{module_name}")
+    levels = [parse_options(top[0], COMMON), module.parse_fast(top[2])]
+    if any(level is None for level in levels):
+        return None
     return SimpleNamespace(**{k: v for level in levels if level for k, v in level.items()})
 
 

@@ -83,6 +83,30 @@ def test_fast_parser_gives_argparses_values_or_steps_aside(
     assert accepted > 100  # the common command lines do take the fast path
 
 
+REPRO_ONLY = ("--temp", "--queue", "--run-all", "--reset", "-n", "--name", "-S", "--set-param",
+              "--params", "-m", "-M", "--message", "-C", "--copy-paths", "--priority", "--gpus",
+              "--sample", "--seed", "-r", "--rev")  # fmt: skip
+REPRO_VALUES = {k: v for k, v in RUN_VALUES.items() if k not in REPRO_ONLY}
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_repro_fast_parser_gives_argparses_values_or_steps_aside(
+    seed: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = random.Random(seed)
+    accepted = 0
+    for _ in range(300):
+        own = _options(rng, REPRO_VALUES, rng.randint(0, 6))
+        own[len(own) :] = rng.sample(TARGETS, k=rng.randint(0, 2))
+        argv = [*_options(rng, LEVEL_VALUES, rng.randint(0, 2)), "repro", *own]
+        fast = cli_main._parse_fast(argv)
+        if fast is not None:
+            accepted += 1
+            assert vars(fast) == _argparse(argv), argv
+    capsys.readouterr()
+    assert accepted > 100
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -102,7 +126,8 @@ def test_fast_parser_gives_argparses_values_or_steps_aside(
         ["exp", "run", "a", "-f", "b"],
         ["exp", "resume"],
         ["exp", "show"],
-        ["repro", "-f"],
+        ["repro", "--forc"],
+        ["repro", "-fs"],
         ["-V"],
         [],
     ],

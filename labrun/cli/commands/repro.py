@@ -9,6 +9,8 @@ from labrun.cli.argspec import ConstOption, Option, add_options, flag
 TYPE_CHECKING = False  # argparse only for the type checker: `exp run` parses without it
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
+    from typing import Any
 
 # Options shared by `repro` and `exp run` (whose -j means experiments, not stages).
 # -k and --ignore-errors share one setting; the last one given wins (as in DVC).
@@ -54,18 +56,30 @@ def add_repro_options(parser: argparse.ArgumentParser, *, jobs: bool = True) -> 
     parser.set_defaults(on_error="fail")
 
 
+# `repro`'s own options, beside the shared ones
+REPRO_ONLY = (
+    Option(("--glob",), "flag", "Targets are [file:]patterns."),
+    Option(("--no-commit",), "flag", "Do not store outputs in the cache."),
+    Option(("--no-run-cache",), "flag", "Do not restore from the run-cache."),
+    Option(("targets",), "positional", "Stages or dvc files (default: ./dvc.yaml)."),
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `repro`."""
     add_repro_options(parser)
-    parser.add_argument("--glob", action="store_true", help="Targets are [file:]patterns.")
-    parser.add_argument(
-        "--no-commit", action="store_true", help="Do not store outputs in the cache."
-    )
-    parser.add_argument(
-        "--no-run-cache", action="store_true", help="Do not restore from the run-cache."
-    )
-    parser.add_argument("targets", nargs="*", help="Stages or dvc files (default: ./dvc.yaml).")
+    add_options(parser, REPRO_ONLY)
     parser.set_defaults(run=run)
+
+
+def parse_fast(tokens: Sequence[str]) -> dict[str, Any] | None:
+    """`repro`'s own arguments parsed without argparse (None: let argparse parse them)."""
+    from labrun.cli.argspec import COMMON, parse_options
+
+    values = parse_options(tokens, COMMON + REPRO_OPTIONS + (STAGE_JOBS,) + REPRO_ONLY)
+    if values is not None:
+        values["run"] = run
+    return values
 
 
 def options_from(args: argparse.Namespace, *, stage_jobs: bool = True) -> object:

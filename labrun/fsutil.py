@@ -35,7 +35,6 @@ import fcntl
 import functools
 import itertools
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
@@ -190,6 +189,8 @@ def atomic_copy(
     tmp = tmp_path_for(target)
     try:
         if not (clone and try_reflink(src, tmp)):
+            import shutil  # not at start-up: it imports bz2 and lzma
+
             shutil.copyfile(os.fspath(src), tmp)
         os.chmod(tmp, DEFAULT_FILE_MODE if mode is None else mode)
         if durable:

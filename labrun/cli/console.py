@@ -11,9 +11,12 @@ import shlex
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TextIO
 
 from labrun import api
+
+TYPE_CHECKING = False  # typing costs start-up time; only the type checker needs it
+if TYPE_CHECKING:
+    from typing import TextIO
 
 ev = api.events
 

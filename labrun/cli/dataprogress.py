@@ -27,9 +27,12 @@ import os
 import sys
 import threading
 import time
-from typing import Any, TextIO
 
 from labrun import api
+
+TYPE_CHECKING = False  # typing costs start-up time; only the type checker needs it
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 ev = api.events
 

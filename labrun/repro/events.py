@@ -12,7 +12,6 @@ all consume the same stream of events.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
 
 from labrun.record import field, record
 
@@ -143,14 +142,25 @@ class RunFinished(Event):
     git_add: Sequence[str] = ()
 
 
-class Reporter(Protocol):
-    """Receives the engine's events (console, JSON, logs, tests)."""
+TYPE_CHECKING = False  # typing costs every command start-up time: only for the type checker
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
 
-    def emit(self, event: Event) -> None:
-        """Handle one event; must not raise."""
+    class Reporter(Protocol):
+        """Receives the engine's events (console, JSON, logs, tests)."""
 
+        def emit(self, event: Event) -> None:
+            """Handle one event; must not raise."""
 
-E = TypeVar("E", bound=Event)
+    E = TypeVar("E", bound=Event)
+else:
+
+    class Reporter:
+        """Receives the engine's events (console, JSON, logs, tests); a protocol for the
+        type checker, a plain class at run time."""
+
+        def emit(self, event: Event) -> None:
+            """Handle one event; must not raise."""
 
 
 @record(frozen=False)

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -116,6 +115,8 @@ def remove_outs(ctx: RunContext, stage: Stage) -> None:
                 unprotect(path)  # files or whole directories: links become private copies
             continue
         if os.path.isdir(path) and not os.path.islink(path):
+            import shutil  # not at start-up: it imports bz2 and lzma
+
             shutil.rmtree(path)
         elif os.path.lexists(path):
             os.unlink(path)

@@ -305,7 +305,9 @@ def test_a_kill_request_interrupts_the_whole_run(
     pidfile = tmp_path / "sleep.pid"
     queue.put(QueueEntry("e1", spec={"queue": queue.url, "pidfile": str(pidfile)}))
     queue.put(QueueEntry("e2", spec={"queue": queue.url, "pidfile": str(pidfile) + "2"}))
-    queue.put(QueueEntry("e3", spec={"queue": queue.url, "pidfile": str(pidfile) + "3", "graceful": True}))
+    queue.put(
+        QueueEntry("e3", spec={"queue": queue.url, "pidfile": str(pidfile) + "3", "graceful": True})
+    )
     started = time.monotonic()
     assert run_worker(queue, kill_myself, "w1", config) == 3
     assert time.monotonic() - started < 20  # nobody slept their 60 s

@@ -533,7 +533,7 @@ class DvcIgnore:
     # -- walking -------------------------------------------------------------------
 
     def _rules_entering(
-        self, rootrel: str | None, is_top: bool, subdirs: list[os.DirEntry[str]]
+        self, rootrel: str | None, is_top: bool, subdirs: list[os.DirEntry[str]] | None
     ) -> RuleSet | None:
         """The rules for a directory being scanned; None if it drops out entirely."""
         if rootrel is None:
@@ -556,7 +556,25 @@ class DvcIgnore:
         with os.scandir(path) as it:
             for entry in it:
                 (dirs if entry.is_dir() else files).append(entry)
-        rules = self._rules_entering(rootrel, is_top, dirs)
+        return self.keep_entries(rootrel, is_top, dirs, files)
+
+    def keep_entries(
+        self,
+        rootrel: str | None,
+        is_top: bool,
+        dirs: list[os.DirEntry[str]],
+        files: list[os.DirEntry[str]],
+        *,
+        by_path: bool = True,
+    ) -> _Scanned | None:
+        """The kept subdirectories and files of the listed directory *rootrel* (None:
+        outside the root, everything is kept); None if the directory drops out.
+
+        ``by_path=False``: the entries were listed through a descriptor, so their
+        paths cannot tell nested projects apart; the rules list the directory again.
+        """
+        subdirs = dirs if by_path or not dirs else None
+        rules = self._rules_entering(rootrel, is_top, subdirs)
         if rules is None:
             return None
         prefix = f"{rootrel}/" if rootrel else ""

@@ -40,7 +40,7 @@ from labrun.cache.hashing import FileStat, HashingError, md5_bytes, reject_ignor
 from labrun.cache.workers import paused_gc
 
 if TYPE_CHECKING:
-    from labrun.ignore import DvcIgnore, RuleSet
+    from labrun.ignore import DvcIgnore
 
 _IGNORE_FILE = ".dvcignore"
 _OPEN_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
@@ -230,24 +230,7 @@ class _Rules:
         self, rootrel: str, is_top: bool, dirs: Entries, files: Entries
     ) -> tuple[Entries, Entries] | None:
         """The kept subfolders and files of folder *rootrel*; None if it drops out."""
-        rules = self._entering(rootrel, is_top, dirs)
-        if rules is None:
-            return None
-        prefix = f"{rootrel}/" if rootrel else ""
-        kept = [d for d in dirs if not rules.decide(prefix + d.name, True)[0]]
-        return kept, rules.keep_files(prefix, files)
-
-    def _entering(self, rootrel: str, is_top: bool, dirs: Entries) -> RuleSet | None:
-        # Nested projects are found from the subfolders' paths, which entries listed
-        # through a descriptor do not have: the rules list them again, if there are any.
-        rules = self.ignore.rules_for(rootrel, None if dirs else [])
-        if not rootrel:
-            return rules
-        if is_top:  # below an ignored top, nothing is kept
-            return None if rules.decide_path(rootrel, True)[0] else rules
-        # a .dvcignore of its own that matches its folder (`**`) drops all below it
-        has_own = rules is not self.ignore.rules_for(rootrel.rpartition("/")[0])
-        return None if has_own and rules.decide(rootrel, True)[0] else rules
+        return self.ignore.keep_entries(rootrel, is_top, dirs, files, by_path=False)
 
 
 # -- the token -----------------------------------------------------------------------

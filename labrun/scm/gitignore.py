@@ -55,9 +55,25 @@ def add_entry(path: str) -> str | None:
             text = f.read()
     if text and not text.endswith("\n"):
         text += "\n"
-    with open(ignore_file, "w", encoding="utf-8") as f:
-        f.write(text + entry_for(path) + "\n")
+    _replace(ignore_file, text + entry_for(path) + "\n")
     return ignore_file
+
+
+def _replace(ignore_file: str, text: str) -> None:
+    """Write the file's new text by temp file and rename, keeping its mode.
+
+    Rewriting it in place would leave an emptied `.gitignore` behind a process killed
+    between truncate and write, losing the entries of outputs that `dvc.lock` already
+    records (and that a later run skips, so never adds again).
+    """
+    from labrun.fsutil import atomic_write
+
+    target = os.path.realpath(ignore_file)  # a symlinked .gitignore stays a symlink
+    try:
+        mode: int | None = os.stat(target).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    atomic_write(target, text.encode("utf-8"), mode=mode)
 
 
 def remove_entry(path: str) -> None:
@@ -77,8 +93,7 @@ def remove_entry(path: str) -> None:
     if not kept:
         os.unlink(ignore_file)
     elif kept != lines:
-        with open(ignore_file, "w", encoding="utf-8") as f:
-            f.writelines(kept)
+        _replace(ignore_file, "".join(kept))
 
 
 class GitIgnore:

@@ -105,3 +105,46 @@ def test_rules_follow_a_growing_and_rewritten_gitignore(repo: Path) -> None:
     got = gitignore.ignored_by_git(str(repo), [str(repo / p) for p in paths])
     assert {str(Path(p).relative_to(repo)) for p in got} == _check_ignore(repo, paths)
     assert "grow/f5.txt" in _check_ignore(repo, paths)  # "!f5.txt.txt" no longer saves it
+
+
+@pytest.mark.parametrize("fail_in", ["write_all", "replace"])
+def test_a_failed_entry_write_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_in: str
+) -> None:
+    """A process that dies while adding or removing an entry leaves the old `.gitignore`,
+    never an emptied one (whose lost entries a later run, skipping those stages, would
+    not add again)."""
+    import os
+
+    from labrun import fsutil
+
+    ignore = tmp_path / ".gitignore"
+    ignore.write_text("/parts\n/feat\n", encoding="utf-8")
+    ignore.chmod(0o640)
+
+    def boom(*args: object) -> None:
+        raise OSError("no space left")
+
+    target = (fsutil, "write_all") if fail_in == "write_all" else (os, "replace")
+    with monkeypatch.context() as m:
+        m.setattr(*target, boom)
+        with pytest.raises(OSError, match="no space"):
+            gitignore.add_entry(str(tmp_path / "model"))
+        with pytest.raises(OSError, match="no space"):
+            gitignore.remove_entry(str(tmp_path / "feat"))
+    assert ignore.read_text(encoding="utf-8") == "/parts\n/feat\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gitignore"]  # no temp file left
+
+    gitignore.add_entry(str(tmp_path / "model"))
+    gitignore.remove_entry(str(tmp_path / "feat"))
+    assert ignore.read_text(encoding="utf-8") == "/parts\n/model\n"
+    assert ignore.stat().st_mode & 0o777 == 0o640  # the file keeps its mode
+
+
+def test_a_symlinked_gitignore_stays_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "shared-ignore"
+    real.write_text("/a\n", encoding="utf-8")
+    (tmp_path / ".gitignore").symlink_to(real)
+    gitignore.add_entry(str(tmp_path / "b"))
+    assert (tmp_path / ".gitignore").is_symlink()
+    assert real.read_text(encoding="utf-8") == "/a\n/b\n"

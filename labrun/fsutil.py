@@ -38,9 +38,12 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, cast
 
 from labrun.errors import LabrunError
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 StrPath = str | os.PathLike[str]
 
@@ -403,7 +406,8 @@ def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
         return None
     func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     func.restype = ctypes.c_int
-    return cast("Callable[[int, int, int, int], int]", func)
+    typed: Callable[[int, int, int, int], int] = func
+    return typed
 
 
 _SYNC_FILE_RANGE_WRITE = 2

@@ -20,23 +20,26 @@ Nothing here remembers anything: :mod:`labrun.cache.state` adds the memo.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import operator
 import os
 import stat
-import threading
+from _thread import _local  # `threading` costs start-up time
+from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import chain, repeat
-from json.encoder import encode_basestring_ascii as _json_str
-from typing import TYPE_CHECKING, Any, NamedTuple
 
+from labrun import digests
 from labrun.cache.workers import count_bytes, map_files, paused_gc
 from labrun.errors import LabrunError
 from labrun.fsutil import open_read
 from labrun.record import record
 
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+
 if TYPE_CHECKING:
+    from hashlib import _Hash
+    from typing import Any, NamedTuple
+
     from labrun.ignore import DvcIgnore
 
 CHUNK = 1 << 20  # DVC hashes (and legacy-normalises) in 1 MiB chunks
@@ -54,7 +57,12 @@ class HashingError(LabrunError):
 
 # -- single files ----------------------------------------------------------------
 
-_buffers = threading.local()
+try:  # what json.dumps uses for strings, without importing json (start-up time)
+    from _json import encode_basestring_ascii as _json_str
+except ImportError:  # pragma: no cover - an interpreter built without the accelerator
+    from json.encoder import encode_basestring_ascii as _json_str
+
+_buffers = _local()
 
 
 def _buffer() -> memoryview:
@@ -64,8 +72,9 @@ def _buffer() -> memoryview:
     return view
 
 
-def _new_md5(data: bytes = b"") -> hashlib._Hash:
-    return hashlib.md5(data, usedforsecurity=False)
+def _new_md5(data: bytes = b"") -> _Hash:
+    """An md5 for data that is streamed: may be big, so OpenSSL's."""
+    return digests.md5(data, big=True)
 
 
 def md5_bytes(data: bytes) -> str:
@@ -74,7 +83,7 @@ def md5_bytes(data: bytes) -> str:
     >>> md5_bytes(b"")
     'd41d8cd98f00b204e9800998ecf8427e'
     """
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()  # called per small file
+    return digests.md5(data).hexdigest()  # called per small file
 
 
 def md5_file(path: str | os.PathLike[str], size_hint: int | None = None) -> str:
@@ -83,7 +92,7 @@ def md5_file(path: str | os.PathLike[str], size_hint: int | None = None) -> str:
     try:
         if size_hint is not None and size_hint < CHUNK:
             data = os.read(fd, size_hint + 1)
-            digest = _new_md5(data)
+            digest = digests.md5(data)
             if len(data) <= size_hint:
                 return digest.hexdigest()  # done unless the file grew meanwhile
         else:
@@ -93,7 +102,7 @@ def md5_file(path: str | os.PathLike[str], size_hint: int | None = None) -> str:
         os.close(fd)
 
 
-def _md5_rest(fd: int, digest: hashlib._Hash) -> str:
+def _md5_rest(fd: int, digest: _Hash) -> str:
     view = _buffer()
     while n := os.readv(fd, [view]):
         digest.update(view[:n])
@@ -148,7 +157,7 @@ class _Pipeline:
     DEPTH = 3
     SIZE = 4 * CHUNK  # fewer hand-overs between the threads
 
-    def __init__(self, digest: hashlib._Hash, first: bytes) -> None:
+    def __init__(self, digest: _Hash, first: bytes) -> None:
         import queue
 
         self.digest = digest
@@ -174,6 +183,8 @@ class _Pipeline:
 
     def run(self, src: int, dst: int, on_chunk: Callable[[int], None] | None) -> str:
         """Copy the rest of *src* to *dst* (the first chunk was read already); the md5."""
+        import threading
+
         helper = threading.Thread(target=self._hash, name="labrun-md5", daemon=True)
         helper.start()
         buffers = [memoryview(bytearray(self.SIZE)) for _ in range(self.DEPTH)]
@@ -366,6 +377,8 @@ class Manifest:
     def from_bytes(cls, data: bytes, where: str = "manifest") -> Manifest:
         """Parse a ``.dir`` object; *where* names it in errors."""
         try:
+            import json  # not at module level: it costs start-up time
+
             raw = json.loads(data)
             pairs = list(map(_ENTRY_FIELDS, raw))  # in C: 70,000 entries in a few ms
             if not _all_str(pairs):
@@ -393,17 +406,22 @@ class Manifest:
 # -- directories -----------------------------------------------------------------
 
 
-class FileStat(NamedTuple):
-    """One file found under a directory: where it is and what ``stat`` said."""
+if TYPE_CHECKING:
 
-    relpath: str  # relative to the walked directory, "/"-separated
-    path: str
-    ino: int
-    mtime_ns: int
-    size: int
-    mode: int
-    nlink: int  # more than one: a hardlink (into the cache, perhaps)
-    symlink: bool  # the entry itself is a symbolic link (stat follows it)
+    class FileStat(NamedTuple):
+        """One file found under a directory: where it is and what ``stat`` said."""
+
+        relpath: str  # relative to the walked directory, "/"-separated
+        path: str
+        ino: int
+        mtime_ns: int
+        size: int
+        mode: int
+        nlink: int  # more than one: a hardlink (into the cache, perhaps)
+        symlink: bool  # the entry itself is a symbolic link (stat follows it)
+
+else:  # the same fields (a test compares them), without importing typing
+    FileStat = namedtuple("FileStat", "relpath path ino mtime_ns size mode nlink symlink")
 
 
 def _iter_plain(top: str) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:

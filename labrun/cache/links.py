@@ -27,9 +27,8 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import threading
+from _thread import allocate_lock  # `threading` costs start-up time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
 
 from labrun import fsutil
 from labrun.cache.hashing import HashInfo, HashingError, Manifest
@@ -40,10 +39,15 @@ from labrun.errors import ConfigError, LabrunError
 from labrun.ignore import DvcIgnore
 from labrun.record import field, record
 
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK_TYPES = ("reflink", "copy")
 _COUNT_EVERY = 256  # files placed between two counts on a meter
-T = TypeVar("T")
 
 
 class CheckoutError(LabrunError):
@@ -120,7 +124,7 @@ class Linker:
     def __init__(self, types: Sequence[str] = DEFAULT_LINK_TYPES) -> None:
         self.types = parse_link_types(list(types))
         self._working = list(self.types)
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def _drop(self, kind: str, exc: OSError) -> None:
         """Forget a kind that cannot work here; re-raise real failures."""

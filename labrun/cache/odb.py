@@ -40,7 +40,6 @@ import re
 import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO, Protocol
 
 from labrun import fsutil
 from labrun.cache.hashing import (
@@ -56,6 +55,12 @@ from labrun.cache.hashing import (
 )
 from labrun.cache.workers import FileItem, map_files, paused_gc
 from labrun.errors import LabrunError
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import BinaryIO, Protocol
+else:
+    Protocol = object  # a Protocol is a plain base class at run time
 
 StrPath = str | os.PathLike[str]
 PROTECTED_MODE = 0o444

@@ -32,14 +32,18 @@ import os
 import stat
 import struct
 import time
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from itertools import compress, repeat
-from typing import TYPE_CHECKING, NamedTuple
 
 from labrun.cache.hashing import FileStat, HashingError, md5_bytes, reject_ignore_file
 from labrun.cache.workers import paused_gc
 
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+
 if TYPE_CHECKING:
+    from typing import NamedTuple
+
     from labrun.ignore import DvcIgnore
 
 _IGNORE_FILE = ".dvcignore"
@@ -53,14 +57,19 @@ _NEW = tuple.__new__
 Entries = list[os.DirEntry[str]]
 
 
-class Folder(NamedTuple):
-    """The kept files of one folder, in the order it lists them, with their ``stat``."""
+if TYPE_CHECKING:
 
-    rel: str  # relative to the walked directory, "/"-separated ("" for the top)
-    path: str  # the folder's own path
-    names: list[str]
-    stats: list[os.stat_result]
-    links: list[bool]  # whether each entry is itself a symbolic link (stat follows it)
+    class Folder(NamedTuple):
+        """The kept files of one folder, in the order it lists them, with their ``stat``."""
+
+        rel: str  # relative to the walked directory, "/"-separated ("" for the top)
+        path: str  # the folder's own path
+        names: list[str]
+        stats: list[os.stat_result]
+        links: list[bool]  # whether each entry is itself a symbolic link (stat follows it)
+
+else:  # the same fields (a test compares them), without importing typing
+    Folder = namedtuple("Folder", "rel path names stats links")
 
 
 class TreeScan:

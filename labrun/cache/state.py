@@ -41,12 +41,11 @@ import operator
 import os
 import sqlite3
 import stat
-import threading
 import time
+from _thread import RLock  # `threading` costs start-up time
 from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
 from labrun.cache.hashing import (
     FileStat,
@@ -62,7 +61,11 @@ from labrun.cache.scan import TreeScan, folders_of, scan_tree, tree_token
 from labrun.cache.workers import paused_gc
 from labrun.record import record
 
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from labrun.ignore import DvcIgnore
 
 STATE_DIR = os.path.join(".dvc", "tmp", "labrun")
@@ -195,7 +198,7 @@ class State:
     def __init__(self, db_path: str | os.PathLike[str] | None = None, *, jobs: int | None = None):
         self.db_path = ":memory:" if db_path is None else os.fspath(db_path)
         self.jobs = jobs
-        self._lock = threading.RLock()
+        self._lock = RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
         self._early: dict[bytes, _FileRow | None] = {}  # see prefetch()

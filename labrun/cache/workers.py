@@ -29,13 +29,19 @@ import contextlib
 import gc
 import operator
 import os
-import threading
 import time
+from _thread import _local as _thread_local
+from _thread import allocate_lock  # `threading` costs start-up time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol, TypeVar
 
-T = TypeVar("T")
-U = TypeVar("U")
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
+    T = TypeVar("T")
+    U = TypeVar("U")
+else:
+    Protocol = object  # a Protocol is a plain base class at run time
 FileItem = tuple[str, int]  # (path, size in bytes)
 
 _MAX_WORKERS = 8
@@ -139,7 +145,7 @@ class ProgressSink(Protocol):
         """The work ended, with these counts; ``ok`` is False when it raised."""
 
 
-_local = threading.local()  # .meter: the Meter of this thread; .seen: its bytes not settled
+_local = _thread_local()  # .meter: the Meter of this thread; .seen: its bytes not settled
 
 
 class Meter:
@@ -173,7 +179,7 @@ class Meter:
         self.files = self.size = 0
         self.running = False
         self._due = 0.0
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     @contextlib.contextmanager
     def run(self, files: int, size: int | None) -> Iterator[Meter]:

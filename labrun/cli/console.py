@@ -7,9 +7,8 @@ printed with a `[stage]` prefix.
 
 from __future__ import annotations
 
-import shlex
 import sys
-import threading
+from _thread import allocate_lock  # the low-level lock: `threading` costs start-up time
 from collections.abc import Sequence
 
 from labrun import api
@@ -31,7 +30,7 @@ class ConsoleReporter:
         self.previous_ran = False
         self.before_stage = False
         self.cached: str | None = None  # the stage just announced as cached
-        self.lock = threading.Lock()
+        self.lock = allocate_lock()
 
     def emit(self, event: api.events.Event) -> None:
         """Print one event (thread-safe)."""
@@ -99,6 +98,8 @@ class ConsoleReporter:
 
     def _finished(self, event: api.events.RunFinished) -> None:
         if event.git_add:
+            import shlex
+
             files = " ".join(shlex.quote(f) for f in event.git_add)
             self._say("\nTo track the changes with git, run:\n\n\tgit add " + files)
             self._say("\nTo enable auto staging, run:\n\n\tdvc config core.autostage true")

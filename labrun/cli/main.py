@@ -96,10 +96,10 @@ def _end_process(code: int) -> None:
     memo) before a command returns; the standard streams are flushed here.
     """
     import atexit
-    import threading
+    from _thread import _count as threads_running  # `threading` costs start-up time
 
     pending = getattr(atexit, "_ncallbacks", None)  # CPython's count of exit handlers
-    if pending is None or pending() or threading.active_count() > 1:
+    if pending is None or pending() or threads_running():
         return
     if "tempfile" in sys.modules:
         return

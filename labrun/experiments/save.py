@@ -12,13 +12,11 @@ are never touched.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import posixpath
 from collections.abc import Iterable, Mapping
-from typing import Any
 
+from labrun import digests
 from labrun.errors import LabrunError
 from labrun.experiments.refs import ExperimentExistsError, ExpRef
 from labrun.pipeline.index import Index
@@ -27,10 +25,14 @@ from labrun.record import record
 from labrun.repro.events import Reporter
 from labrun.scm import git
 
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def exp_hash(entries: Mapping[str, Any]) -> str:
     """DVC's experiment hash: sha256 of the lock entries of the stages that ran, as JSON."""
-    return hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
+    return digests.sha256_hex(digests.json_sorted(entries).encode())
 
 
 def lock_entries(root: str, index: Index, addressings: Iterable[str]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import shlex
 from collections.abc import Iterator, Mapping
 
 from labrun.errors import LabrunError
@@ -431,7 +430,7 @@ def _unpack_options(data: Mapping[str, Any], parsing: ParsingConfig) -> str:
             elif parsing.bool_style == "boolean_optional":
                 words.append(f"--no-{key}")
         elif isinstance(value, str):
-            words.append(f"--{key} {shlex.quote(value)}")
+            words.append(f"--{key} {_quote(value)}")
         elif isinstance(value, list | tuple):
             words.extend(_unpack_list(key, value, parsing))
         else:
@@ -446,9 +445,16 @@ def _unpack_list(
     for item in values:
         if isinstance(item, list | tuple | Mapping):
             raise ExpressionError(f"Cannot interpolate nested iterable in '{key}'")
-        items.append(shlex.quote(item) if isinstance(item, str) else str(item))
+        items.append(_quote(item) if isinstance(item, str) else str(item))
     if not items:
         return []
     if parsing.list_style == "append":
         return [f"--{key} {item}" for item in items]
     return [f"--{key} " + " ".join(items)]
+
+
+def _quote(word: str) -> str:
+    """``shlex.quote`` (imported on first use: few pipelines interpolate dicts or lists)."""
+    import shlex
+
+    return shlex.quote(word)

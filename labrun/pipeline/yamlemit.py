@@ -39,7 +39,10 @@ from __future__ import annotations
 import math
 import re
 from functools import cache
-from typing import Any
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 _WIDTH = 80  # ruamel's default line width: longer plain or quoted scalars are folded
 

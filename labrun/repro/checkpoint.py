@@ -20,10 +20,14 @@ What a checkpoint *is* (a commit on the experiment's ref) is the business of
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any, Protocol
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object  # a Protocol is a plain base class at run time
 
 SIGNAL_NAME = "DVC_CHECKPOINT"
 _POLL_SECONDS = 0.05
@@ -61,6 +65,8 @@ class SignalWatcher:
         self.path = signal_path(root)
         self.on_signal = on_signal
         self.error: BaseException | None = None
+        import threading  # not at module level: it costs start-up time
+
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="checkpoints")
         os.makedirs(os.path.dirname(self.path), exist_ok=True)

@@ -7,9 +7,8 @@
 from __future__ import annotations
 
 import os
-import threading
+from _thread import allocate_lock  # `threading` costs start-up time
 from collections.abc import Callable
-from typing import Any
 
 from labrun.cache.hashing import HashInfo
 from labrun.cache.odb import LocalObjectStore
@@ -23,6 +22,9 @@ from labrun.repro.events import NullReporter, Reporter, Warning_
 
 TYPE_CHECKING = False  # imported for the type checker only: `status` never links nor signals
 if TYPE_CHECKING:
+    from _thread import LockType
+    from typing import Any
+
     from labrun.cache.links import Workspace
     from labrun.repro.checkpoint import CheckpointHook
 
@@ -38,7 +40,7 @@ class RunContext:
     odb: LocalObjectStore
     ignore: DvcIgnore
     lockfiles: dict[str, LockFile] = field(default_factory=dict)
-    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    write_lock: LockType = field(default_factory=allocate_lock)
     reporter: Reporter = field(default_factory=NullReporter)
     touched: set[str] = field(default_factory=set)  # files to `git add` afterwards
     ignored_outs: list[str] = field(default_factory=list)  # .gitignore entries added this run
@@ -48,7 +50,7 @@ class RunContext:
     confirm: Confirm | None = None  # asks the user before a stage runs (`-i`)
     checkpoint: CheckpointHook | None = None  # set by `exp run`: checkpoint stages signal it
     linked: Workspace | None = None  # built by `workspace` when first needed
-    link_lock: threading.Lock = field(default_factory=threading.Lock)
+    link_lock: LockType = field(default_factory=allocate_lock)
     # lock files (relpaths) whose write waits for flush_locks(); None: each is written at once
     deferred_locks: set[str] | None = None
 

@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 from labrun.record import field, record
 
-OnError = Literal["fail", "keep-going", "ignore"]
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
+
+    OnError: TypeAlias = Literal["fail", "keep-going", "ignore"]
 
 
 @record

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from labrun.cache.hashing import HashInfo, is_text_block
 from labrun.cache.links import unprotect
@@ -23,6 +22,8 @@ from labrun.scm import git, gitignore
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
+    from typing import Any
+
     from labrun.cache.state import DirListing
 
 

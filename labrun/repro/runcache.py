@@ -17,14 +17,16 @@ ASCII) of a lock entry without any ``size``/``nfiles`` keys; the key replaces
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from typing import Any
 
+from labrun import digests
 from labrun.errors import LabrunError
 from labrun.pipeline import files
 from labrun.pipeline.stage import Stage
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 _DROPPED = frozenset({"size", "nfiles"})
 
@@ -40,10 +42,10 @@ def without_sizes(value: Any) -> Any:
 
 def _digest(value: Any) -> str:
     try:
-        text = json.dumps(without_sizes(value), sort_keys=True)
+        text = digests.json_sorted(without_sizes(value))
     except TypeError as exc:  # e.g. a date in a tracked param
         raise LabrunError(str(exc), hint="quote the value in the params file") from None
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return digests.sha256_hex(text.encode("utf-8"))
 
 
 def run_key(entry: dict[str, Any]) -> str:

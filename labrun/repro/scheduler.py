@@ -14,7 +14,7 @@ lock-file writes are serialised, and command output is captured line by line
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock  # `threading` costs start-up time
 
 from labrun.errors import LabrunError
 from labrun.pipeline.stage import Stage
@@ -66,7 +66,7 @@ class _Runner:
         self.skip: set[int] = set()
         self.forced: set[int] = set()
         self.stop = False
-        self.lock = threading.Lock()
+        self.lock = allocate_lock()
 
     def run_serial(self) -> None:
         for i in range(len(self.plan.stages)):

@@ -19,10 +19,10 @@ object store has no such object yet, loose or packed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import zlib
 
+from labrun.digests import sha1
 from labrun.fsutil import unique_suffix, write_all
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
@@ -71,7 +71,7 @@ def tree_sha(entries: Sequence[Entry], store: Store | None = None) -> str | None
 
 
 def _hash(obj: bytes) -> bytes:
-    return hashlib.sha1(obj).digest()  # Git's object names
+    return sha1(obj).digest()  # Git's object names
 
 
 def _tree(entries: list[Entry], store: Store) -> bytes:

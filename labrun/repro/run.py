@@ -13,13 +13,9 @@ CommandError) with DVC's message; the scheduler decides what happens next.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from labrun.errors import LabrunError
 from labrun.pipeline.lockfile import build_entry
@@ -41,6 +37,12 @@ from labrun.repro.events import (
 from labrun.repro.options import ReproOptions
 from labrun.repro.runcache import RunCache, can_cache, can_save, run_key, without_sizes
 from labrun.repro.status import StageStatus, same_value, stage_status
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    import subprocess
+    import threading
+    from typing import Any
 
 
 class CommandError(LabrunError):
@@ -151,15 +153,14 @@ def _same_run_lock(
     if opts.dry or opts.no_run_cache or not can_cache(stage, ctx.root):
         yield
         return
-    import hashlib
-
+    from labrun.digests import sha256_hex
     from labrun.fsutil import key_lock
 
     probe = build_entry(
         stage.cmd, deps=deps, params=params, outs=[{"path": o.path} for o in stage.outs]
     )
     # Beside the cache, not in it: DVC's cache holds only objects and run-cache entries.
-    cache_id = hashlib.sha256(os.path.realpath(str(ctx.odb.root)).encode()).hexdigest()[:16]
+    cache_id = sha256_hex(os.path.realpath(str(ctx.odb.root)).encode())[:16]
     folder = os.path.join(temp_dir(), f"labrun-runs-{os.getuid()}", cache_id)
     os.makedirs(folder, exist_ok=True)
     with key_lock(folder, run_key(probe)):
@@ -422,6 +423,14 @@ def run_command(
     cwd = os.path.join(ctx.root, stage.wdir)
     env = command_env(ctx, stage, opts)
     env.update(extra_env or {})
+    if not capture:
+        code = _run_plain(shell_argv(command), cwd, env, command)
+        if code is not None:
+            if code != 0:
+                raise CommandError(f"failed to run: {command}, exited with {code}")
+            return
+    import subprocess
+
     out = subprocess.PIPE if capture else None
     try:
         proc = subprocess.Popen(
@@ -442,6 +451,20 @@ def run_command(
         raise CommandError(f"failed to run: {command}, exited with {code}")
 
 
+def _run_plain(argv: list[str], cwd: str, env: dict[str, str], command: str) -> int | None:
+    """Run a command whose output is not captured without subprocess (:mod:`labrun.proc`).
+
+    Its exit code; None when another thread runs (the caller uses subprocess).
+    """
+    from labrun import proc
+
+    try:
+        pid = proc.spawn(argv, cwd=cwd, env=env)
+    except OSError as exc:
+        raise CommandError(f"failed to run: {command}: {exc.strerror}") from None
+    return None if pid is None else proc.wait(pid)
+
+
 def _stream(ctx: RunContext, stage: Stage, proc: subprocess.Popen[bytes]) -> threading.Thread:
     addr = ctx.addressing(stage)
 
@@ -450,6 +473,8 @@ def _stream(ctx: RunContext, stage: Stage, proc: subprocess.Popen[bytes]) -> thr
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             ctx.reporter.emit(Output(addr, line))
+
+    import threading  # only captured runs (-j N) need it: it costs start-up time
 
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
@@ -469,6 +494,8 @@ def _wait(proc: subprocess.Popen[bytes]) -> int:
 
 
 def _interrupt(proc: subprocess.Popen[bytes]) -> None:
+    import signal
+
     try:
         if sys.platform != "win32":
             os.killpg(proc.pid, signal.SIGINT)

@@ -13,6 +13,10 @@ from collections.abc import Sequence
 
 from labrun.errors import LabrunError
 
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from labrun.scm.objects import Entry, Store
+
 
 class GitError(LabrunError):
     """A git command failed."""
@@ -432,8 +436,14 @@ def snapshot_tree(
     experiments carry their edited params files this way).
 
     Paths the index already tracks are staged by `git add -u` with every other
-    tracked change, so usually no further `git` run is needed for them.
+    tracked change, so usually no further `git` run is needed for them. In a
+    plain repository where all of ``paths`` are tracked, that is done in process
+    (:mod:`labrun.scm.staging`) and no index is written at all.
     """
+    if not forced and not overlay:
+        sha = _snapshot_in_process(root, paths)
+        if sha is not None:
+            return sha
     gdir = git_dir(root)
     tmp_index = private_index(gdir)
     try:
@@ -454,6 +464,47 @@ def snapshot_tree(
     finally:
         if os.path.exists(tmp_index):
             os.unlink(tmp_index)
+
+
+def _snapshot_in_process(root: str, paths: Sequence[str]) -> str | None:
+    """:func:`snapshot_tree` without git, or None where git must do it."""
+    gdir = git_dir(root)
+    base = common_dir(gdir)
+    texts = _config_texts(base)
+    if not _plain_object_store(base, texts):
+        return None
+    from labrun.scm import objects, staging
+
+    if not staging.plain_config(texts) or staging.attribute_files(base):
+        return None
+    try:
+        with open(os.path.join(gdir, "index"), "rb") as stream:
+            data = stream.read()
+            st = os.fstat(stream.fileno())
+    except FileNotFoundError:
+        return None
+    top = find_worktree(root) or root
+    store = objects.loose_store(os.path.join(base, "objects"))
+    entries = staging.stage_tracked(top, data, st.st_mtime_ns, store)
+    tracked = index_paths(data)
+    if entries is None or tracked is None:
+        return None
+    prefix = _worktree_prefix(root)
+    new = [prefix + p for p in paths if os.path.lexists(os.path.join(root, p))]
+    added = _stage_untracked(top, [p for p in new if p not in tracked], store)
+    return None if added is None else objects.tree_sha(sorted(entries + added), store)
+
+
+def _stage_untracked(top: str, relpaths: list[str], store: Store) -> list[Entry] | None:
+    """Entries for the untracked ``relpaths`` that Git does not ignore (None: run git)."""
+    if not relpaths:
+        return []
+    from labrun.scm import staging
+    from labrun.scm.gitignore import ignored_by_git
+
+    skipped = ignored_by_git(top, [os.path.join(top, p) for p in relpaths])
+    kept = [p for p in relpaths if os.path.join(top, p) not in skipped]
+    return staging.stage_new(top, kept, store)
 
 
 def write_tree(root: str, index: str, env: dict[str, str]) -> str:
@@ -480,11 +531,15 @@ _OBJECT_ENV = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_CONFIG_
 _OBJECT_CONFIG = (b"objectformat", b"sharedrepository", b"include", b"extensions", b"fsync")
 
 
-def _plain_object_store(base: str) -> bool:
-    """SHA-1 objects in ``base/objects``, written with Git's default file modes."""
+def _plain_object_store(base: str, texts: Sequence[bytes] | None = None) -> bool:
+    """SHA-1 objects in ``base/objects``, written with Git's default file modes.
+
+    ``texts``: the config texts (:func:`_config_texts`), when the caller has them.
+    """
     if any(name in os.environ for name in (*_OBJECT_ENV, "GIT_CONFIG_COUNT")):
         return False
-    return not any(word in text for text in _config_texts(base) for word in _OBJECT_CONFIG)
+    texts = _config_texts(base) if texts is None else texts
+    return not any(word in text for text in texts for word in _OBJECT_CONFIG)
 
 
 def private_index(gdir: str) -> str:
@@ -592,7 +647,18 @@ def _overlay(root: str, overlay: dict[str, str], env: dict[str, str]) -> None:
 
 
 def commit_tree(root: str, tree: str, parents: Sequence[str], message: str) -> str:
-    """Create a commit object (no hooks, no ref update) and return its sha."""
+    """Create a commit object (no hooks, no ref update) and return its sha.
+
+    Written in process (:mod:`labrun.scm.commits`) when the repository is plain
+    and the identity plainly configured, else by `git commit-tree`.
+    """
+    base = common_dir(git_dir(root))
+    if _plain_object_store(base):
+        from labrun.scm import commits, objects
+
+        text = commits.prepared_commit(base, tree, parents, message)
+        if text is not None:
+            return objects.loose_store(os.path.join(base, "objects"))(text).hex()
     args = ["commit-tree", tree]
     for parent in parents:
         args += ["-p", parent]

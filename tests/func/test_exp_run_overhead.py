@@ -21,6 +21,12 @@ NOT_IMPORTED = (
     "logging",
     "tempfile",  # labrun.repro.run.temp_dir
     "random",
+    "typing",  # annotations only: every module imports it under TYPE_CHECKING
+    "hashlib",  # OpenSSL: labrun.digests uses the built-in hashes for small inputs
+    "json",  # labrun.digests.json_sorted writes the hashed texts
+    "shlex",
+    "subprocess",  # stage commands start by posix_spawn (labrun.proc), git work is in process
+    "threading",  # locks come from _thread; only -j N and checkpoints start threads
 )
 
 THREE = """\

@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import operator
 import os
-import sqlite3
 import stat
 import time
 from _thread import RLock  # `threading` costs start-up time
@@ -60,13 +59,17 @@ from labrun.cache.hashing import (
 from labrun.cache.scan import TreeScan, folders_of, scan_tree, tree_token
 from labrun.cache.workers import paused_gc
 from labrun.record import record
+from labrun.sqlitemod import sqlite_module
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 
 if TYPE_CHECKING:
+    import sqlite3
     from typing import Any
 
     from labrun.ignore import DvcIgnore
+else:  # the C module alone: `sqlite3` would also import datetime (start-up time)
+    sqlite3 = sqlite_module()
 
 STATE_DIR = os.path.join(".dvc", "tmp", "labrun")
 STATE_FILE = "hashes.db"

@@ -25,31 +25,17 @@ import json
 import os
 
 from labrun.scm.catfile import CommitInfo
+from labrun.sqlitemod import sqlite_module
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterable, Mapping, Sequence
-    from types import ModuleType
     from typing import Any
 
 SCHEMA = 2
 FILE_NAME = "exp-rows.db"
 _BATCH = 500  # shas per query without JSON1 (SQLite's variable limit is 999 on old builds)
-
-
-def _sqlite() -> ModuleType:
-    """The SQLite module: the C part alone when it can (`sqlite3` also imports `datetime`)."""
-    try:
-        import _sqlite3
-
-        if hasattr(_sqlite3, "connect"):
-            return _sqlite3
-    except ImportError:  # pragma: no cover - an interpreter without the C module
-        pass
-    import sqlite3
-
-    return sqlite3
 
 
 class RowCache:
@@ -69,7 +55,7 @@ class RowCache:
         return self._db
 
     def _open(self) -> sqlite3.Connection:
-        sqlite = _sqlite()
+        sqlite = sqlite_module()
         if self.path is not None:
             try:
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
@@ -95,7 +81,7 @@ class RowCache:
                 query = f"SELECT t.sha, {columns} FROM json_each(?) j JOIN {table} t"
                 query += " ON t.sha = j.value"
                 return db.execute(query, (_json_list(unique),)).fetchall()
-            except _sqlite().OperationalError:
+            except sqlite_module().OperationalError:
                 pass
         found: list[tuple[Any, ...]] = []
         for start in range(0, len(unique), _BATCH):
@@ -114,7 +100,7 @@ class RowCache:
             db.execute("BEGIN")
             db.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", rows)
             db.execute("COMMIT")
-        except _sqlite().OperationalError:  # busy or read-only: a cache may skip a write
+        except sqlite_module().OperationalError:  # busy or read-only: a cache may skip a write
             if db.in_transaction:
                 db.execute("ROLLBACK")
 

@@ -40,6 +40,8 @@ import math
 import re
 from functools import cache
 
+from labrun.pipeline.yamlfast import plainly_text
+
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
     from typing import Any
@@ -84,6 +86,8 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 def _reads_as_other(text: str) -> bool:
     """Whether `text`, written plain, would be read back as something else than a string."""
     if text[0] in "-+.0123456789":
+        if plainly_text(text):
+            return False
         return _compiled(_NUMBER_OR_TIME).fullmatch(text) is not None
     return text in _KEYWORDS
 

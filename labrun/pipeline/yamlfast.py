@@ -129,11 +129,34 @@ def _is_decimal(text: str) -> bool:
     return bool(dot) and whole.isdigit() and fraction.isdigit()
 
 
+# Every character a number, `.inf`/`.nan` aside, or an implicit timestamp can hold.
+_NUMERIC_CHARS = frozenset("0123456789_.eE+-:TtZ \t")
+
+
+def plainly_text(text: str) -> bool:
+    """True for a plain scalar that starts like a number but holds a character none has.
+
+    Most such scalars are md5 digests (`73281bec...`): they need none of the
+    patterns below, whose compiling costs more than reading a whole `dvc.lock`.
+
+    >>> plainly_text("73281bec6debd623749bfd8a887ffa02"), plainly_text("1e-05")
+    (True, False)
+    """
+    body = text[1:] if text[:1] in ("-", "+") else text
+    if not body[:1].isdigit() or body[:2] in ("0x", "0o", "0b"):
+        return False
+    return not _NUMERIC_CHARS.issuperset(body)
+
+
 def _number_or_str(text: str) -> Any:
     if text.isascii() and text.isdigit():
         return int(text)
     if text.isascii() and _is_decimal(text):
         return float(text)
+    return text if plainly_text(text) else _by_patterns(text)
+
+
+def _by_patterns(text: str) -> Any:
     if _match("float", text):
         return _make_float(text)
     if text[0] != "." and _match("int", text):

@@ -411,3 +411,29 @@ def test_reading_simple_files_imports_no_yaml_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_plainly_text_never_hides_a_number_or_a_date() -> None:
+    """The shortcut for md5-like scalars agrees with the full patterns on random texts."""
+    import random
+
+    from labrun.pipeline import yamlemit, yamlfast
+
+    rng = random.Random(3)
+    alphabet = "0123456789_.eE+-:TtZ \tabcdfxobinINFaNn"
+    seeds = ["0x1f", "-0x1F", "0o17", "0b101", "1e5", "2020-01-02", "2020-1-2 3:04:05.5 +01:00",
+             "73281bec6debd623749bfd8a887ffa02", "-.inf", ".NaN", "1_000", "12ab"]  # fmt: skip
+    texts = seeds + [
+        rng.choice("0123456789-+.")
+        + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        for _ in range(20000)
+    ]
+    shortcut = 0
+    for text in texts:
+        if yamlfast.plainly_text(text):
+            shortcut += 1
+            assert yamlfast._number_or_str(text) == text
+            assert not any(yamlfast._match(n, text) for n in ("float", "int", "timestamp")), text
+            full = yamlemit._compiled(yamlemit._NUMBER_OR_TIME).fullmatch(text)
+            assert full is None and not yamlemit._reads_as_other(text), text
+    assert shortcut > 1000  # the shortcut is taken, not only checked

@@ -271,12 +271,13 @@ def repro(
         >>> r.outcomes                                                 # doctest: +SKIP
         {'prep': 'skipped', 'train': 'ran'}
     """
-    from labrun.repro.engine import reproduce
+    from labrun.repro.engine import RunHooks, reproduce
     from labrun.repro.events import NullReporter
     from labrun.repro.options import ReproOptions
 
     project = open_project(where)
-    return reproduce(project, options or ReproOptions(), reporter or NullReporter(), confirm)
+    hooks = RunHooks(confirm=confirm)
+    return reproduce(project, options or ReproOptions(), reporter or NullReporter(), hooks)
 
 
 def status(
@@ -1197,6 +1198,9 @@ def preload_experiment_modules() -> None:
         "labrun.repro.tracking",
         "labrun.repro.scheduler",
         "labrun.repro.run",
+        "labrun.proc",
+        "labrun.scm.staging",
+        "labrun.scm.commits",
     ):
         import_module(name)
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from labrun.experiments.params import Override
-    from labrun.repro.checkpoint import CheckpointHook
+    from labrun.repro.engine import RunHooks
     from labrun.repro.scheduler import RunResult
 
 
@@ -184,6 +184,7 @@ def run_in(
     overrides = parse_params(opts)
     index = load_index(project)
     run = _Run(project, opts, reporter, index)
+    run.overridden = set(overrides)
     resume = run.prepare_checkpoints(baseline)
     early = None if resume is not None and resume.append else _fresh_name(project, baseline, opts)
     if overrides:
@@ -239,6 +240,7 @@ class _Run:
         from labrun.repro.checkpoint import has_checkpoint_outs
 
         self.project, self.opts, self.reporter, self.index = project, opts, reporter, index
+        self.overridden: set[str] = set()  # params files the overrides edit
         self.paths = save.pipeline_paths(project.root, index)
         self.checkpointed = any(has_checkpoint_outs(s) for s in index.stages)
 
@@ -271,13 +273,30 @@ class _Run:
         recorder = self._recorder(exp, resume)
         result: RunResult | None = None
         try:
-            hooks = Hooks(confirm, recorder)
+            from labrun.repro.engine import RunHooks
+
+            hooks = RunHooks(confirm, recorder, self._unchanged_index(resume))
             result = reproduce_for(self.project, self.opts.repro, exp, self.reporter, hooks)
         except ReproFailedError:
             if recorder is None or recorder.interrupted is None:
                 raise
             self._warn_interrupted(recorder.interrupted)
         return result, self._commit(exp, result, recorder)
+
+    def _unchanged_index(self, resume: Any) -> Index | None:
+        """The index loaded before the overrides, if it is still the pipeline (else None).
+
+        It is when no pipeline file uses `${...}` (whose values the edited params
+        files may change) or was itself edited, and no checkpoint was restored.
+        """
+        from labrun.pipeline.interpolate import find_expression
+
+        pipelines = self.index.pipelines
+        if resume is not None or self.overridden & set(pipelines):
+            return None
+        if any(find_expression(p.data) for p in pipelines.values()):
+            return None
+        return self.index
 
     def _recorder(self, exp: ExpRef, resume: Any) -> Any:
         if not self.checkpointed:
@@ -320,30 +339,21 @@ def load_index(project: Project) -> Index:
     return Index.load(project.root, parsing_of(project), discovery_filter(project))
 
 
-@record
-class Hooks:
-    """Callbacks into a pipeline run: ask the user (`-i`), record checkpoints."""
-
-    confirm: Callable[[str], bool] | None = None
-    checkpoint: CheckpointHook | None = None
-
-
 def reproduce_for(
     project: Project,
     repro: ReproOptions,
     exp: ExpRef,
     reporter: Reporter,
-    hooks: Hooks | None = None,
+    hooks: RunHooks | None = None,
 ) -> RunResult:
     """The pipeline run of an experiment: outputs always committed, experiment env set."""
     from labrun.repro.engine import reproduce
 
-    hooks = hooks or Hooks()
     env = dict(run_env(project, exp.name, exp.baseline))
     env.update(repro.env)  # a temp run's DVC_ROOT (the original project) wins
     # defer_locks: one dvc.lock write per experiment instead of one per stage
     options = replace(repro, no_commit=False, env=tuple(env.items()), defer_locks=True)
-    return reproduce(project, options, _QuietFinish(reporter), hooks.confirm, hooks.checkpoint)
+    return reproduce(project, options, _QuietFinish(reporter), hooks)
 
 
 def commit_message(

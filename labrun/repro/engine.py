@@ -17,6 +17,7 @@ from labrun.pipeline.interpolate import ParsingConfig
 from labrun.pipeline.stage import Stage
 from labrun.pipeline.targets import Collector
 from labrun.project import Project
+from labrun.record import record
 from labrun.repro.context import Confirm, RunContext
 from labrun.repro.events import Reporter, RunFinished, Warning_
 from labrun.repro.options import ReproOptions
@@ -85,28 +86,36 @@ def collect(project: Project, opts: ReproOptions, index: Index | None) -> list[S
     return found
 
 
-def plan_for(project: Project, opts: ReproOptions) -> Plan:
-    """Targets + flags → the ordered stages to evaluate."""
+def plan_for(project: Project, opts: ReproOptions, index: Index | None = None) -> Plan:
+    """Targets + flags → the ordered stages to evaluate (``index``: already loaded)."""
     if opts.single_item and not (opts.pipeline or opts.all_pipelines):
-        return single_item_plan(collect(project, opts, None))
-    index = Index.load(project.root, parsing_of(project), discovery_filter(project))
+        return single_item_plan(collect(project, opts, index))
+    if index is None:
+        index = Index.load(project.root, parsing_of(project), discovery_filter(project))
     explain = explain_dvcignored(project)
     graph = build_graph(project.root, index.stages, project.cwd_rel, explain)
     targets = index.stages if opts.all_pipelines else collect(project, opts, index)
     return make_plan(graph, targets, opts)
 
 
+@record
+class RunHooks:
+    """What a caller gives a pipeline run beyond its options.
+
+    ``confirm`` asks the user (`-i`); ``checkpoint`` (given by `exp run`) records the
+    checkpoints that stages with `checkpoint: true` outputs signal while they run;
+    ``index`` is the project's pipeline when the caller has it loaded already.
+    """
+
+    confirm: Confirm | None = None
+    checkpoint: CheckpointHook | None = None
+    index: Index | None = None
+
+
 def reproduce(
-    project: Project,
-    opts: ReproOptions,
-    reporter: Reporter,
-    confirm: Confirm | None = None,
-    checkpoint: CheckpointHook | None = None,
+    project: Project, opts: ReproOptions, reporter: Reporter, hooks: RunHooks | None = None
 ) -> RunResult:
     """Bring the targets up to date; ReproFailedError when stages failed.
-
-    ``checkpoint`` (given by `exp run`) records the checkpoints that stages with
-    `checkpoint: true` outputs signal while they run.
 
     ``opts.defer_locks`` (set by `exp run`) writes each changed `dvc.lock` once, when
     the stages are done, failed or interrupted, instead of after every stage: one
@@ -116,8 +125,10 @@ def reproduce(
     nothing wrong is recorded. Checkpoint runs write at once, as their commits
     take `dvc.lock` from the disk.
     """
+    hooks = hooks or RunHooks()
+    checkpoint = hooks.checkpoint
     with project_lock(project, reporter=reporter):
-        plan = plan_for(project, opts)
+        plan = plan_for(project, opts, hooks.index)
         if opts.pull:
             _pull_run_cache(project, opts, reporter)
         bad = outputs_outside(project.root, plan.stages)
@@ -127,7 +138,7 @@ def reproduce(
                 hint="use `cache: false` for outputs outside the project",
             )
         ctx = RunContext.open(project)
-        ctx.reporter, ctx.confirm, ctx.checkpoint = reporter, confirm, checkpoint
+        ctx.reporter, ctx.confirm, ctx.checkpoint = reporter, hooks.confirm, checkpoint
         if opts.defer_locks and checkpoint is None:
             ctx.deferred_locks = set()
         # imported here: `status` shares this module and runs no stage (start-up is a feature)

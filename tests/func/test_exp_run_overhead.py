@@ -155,3 +155,43 @@ def test_exit_handlers_still_run(tmp_project: TmpProject) -> None:
     res = _run_as_program(proj, "import atexit\natexit.register(lambda: print('handler ran'))")
     assert res.returncode == 0, res.stderr
     assert res.stdout.endswith("workspace.\nhandler ran\n")
+
+
+TEMPLATED = """\
+vars: [params.yaml]
+stages:
+  show:
+    cmd: echo ${split} > shown.txt
+    deps: [data.txt]
+    outs: [shown.txt]
+"""
+
+
+@pytest.mark.parametrize("templated", [False, True])
+def test_the_pipeline_is_loaded_once_unless_the_overrides_can_change_it(
+    tmp_project: TmpProject, monkeypatch: pytest.MonkeyPatch, templated: bool
+) -> None:
+    """The index read before `-S` is applied is reused, except when a stage interpolates
+    params (the edited values change the stage) or a pipeline file itself was edited."""
+    from labrun.pipeline.index import Index
+
+    if templated:
+        tmp_project.gen({"dvc.yaml": TEMPLATED, "params.yaml": "split: 0.2\n", "data.txt": "d\n"})
+        tmp_project.commit("baseline")
+    else:
+        _project(tmp_project)
+    loads: list[str] = []
+    real = Index.load.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Index], root: str, *args: object, **kwargs: object) -> Index:
+        loads.append(root)
+        return real(cls, root, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Index, "load", classmethod(counted))
+    monkeypatch.chdir(tmp_project.root)
+    from labrun.cli.main import main
+
+    assert main(["exp", "run", "-q", "-S", "split=0.7"]) == 0
+    assert len(loads) == (2 if templated else 1)
+    if templated:
+        assert (tmp_project.root / "shown.txt").read_text() == "0.7\n"

@@ -7,7 +7,13 @@ error classes of :mod:`labrun.errors`. Attributes are loaded lazily so that
 
 from __future__ import annotations
 
+import sys
+
 from labrun._version import __version__
+
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
+if TYPE_CHECKING:
+    from types import ModuleType
 
 _API = ("init", "load_index", "open_project", "stage_list", "dag", "graph")
 _ERRORS = (
@@ -56,3 +62,13 @@ def __getattr__(name: str) -> object:
 
         return getattr(errors, name)
     raise AttributeError(f"module 'labrun' has no attribute {name!r}")
+
+
+def load_module(name: str) -> ModuleType:
+    """``importlib.import_module(name)`` for absolute names, without importing importlib.
+
+    >>> load_module("labrun.errors").__name__
+    'labrun.errors'
+    """
+    __import__(name)
+    return sys.modules[name]

@@ -62,12 +62,12 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Heavy names are imported when first used, so light commands start fast."""
-    from importlib import import_module
+    from labrun import load_module
 
     if name == "events":
-        return import_module("labrun.repro.events")
+        return load_module("labrun.repro.events")
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        return getattr(load_module(_LAZY[name]), name)
     raise AttributeError(f"module 'labrun.api' has no attribute {name!r}")
 
 

@@ -122,9 +122,9 @@ def _parse_fast(argv: list[str]) -> Any:
     group = split_command(top[2], COMMON) if top is not None else None
     if top is None or group is None or (top[1], group[1]) not in FAST:
         return None
-    from importlib import import_module
+    from labrun import load_module
 
-    module = import_module(f"labrun.cli.commands.{FAST[top[1], group[1]]}")
+    module = load_module(f"labrun.cli.commands.{FAST[top[1], group[1]]}")
     levels = [parse_options(top[0], COMMON), parse_options(group[0], COMMON)]
     levels.append(module.parse_fast(group[2]))
     if any(level is None for level in levels):
@@ -136,12 +136,12 @@ def _parse_fast(argv: list[str]) -> Any:
 
 def _parse_fast_top(top: Any, module_name: str) -> Any:
     """:func:`_parse_fast` for a command without sub-commands (`labrun -q repro -f`)."""
-    from importlib import import_module
     from types import SimpleNamespace
 
+    from labrun import load_module
     from labrun.cli.argspec import COMMON, parse_options
 
-    module = import_module(f"labrun.cli.commands.{module_name}")
+    module = load_module(f"labrun.cli.commands.{module_name}")
     levels = [parse_options(top[0], COMMON), module.parse_fast(top[2])]
     if any(level is None for level in levels):
         return None

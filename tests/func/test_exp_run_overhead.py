@@ -27,6 +27,9 @@ NOT_IMPORTED = (
     "shlex",
     "subprocess",  # stage commands start by posix_spawn (labrun.proc), git work is in process
     "threading",  # locks come from _thread; only -j N and checkpoints start threads
+    "importlib",  # labrun.load_module
+    "sqlite3",  # the hash memo opens _sqlite3 (the package imports datetime)
+    "datetime",
 )
 
 THREE = """\

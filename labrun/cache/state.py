@@ -56,7 +56,6 @@ from labrun.cache.hashing import (
     hash_files,
     is_exec,
 )
-from labrun.cache.scan import TreeScan, folders_of, scan_tree, tree_token
 from labrun.cache.workers import paused_gc
 from labrun.record import record
 from labrun.sqlitemod import sqlite_module
@@ -67,6 +66,7 @@ if TYPE_CHECKING:
     import sqlite3
     from typing import Any
 
+    from labrun.cache.scan import TreeScan
     from labrun.ignore import DvcIgnore
 else:  # the C module alone: `sqlite3` would also import datetime (start-up time)
     sqlite3 = sqlite_module()
@@ -404,6 +404,8 @@ class State:
         For a directory labrun has just created whole (a checkout into nothing).
         Nothing is recorded unless every file is settled (see :meth:`remember_stats`).
         """
+        from labrun.cache.scan import folders_of, tree_token  # directories only: start-up time
+
         top = os.path.abspath(os.fspath(path))
         stats = [(p, st) for p, st, _ in files]
         if not all(_written_settled(st) for _, st in stats):
@@ -438,6 +440,8 @@ class State:
         self, path: str | os.PathLike[str], ignore: DvcIgnore | None = None, *, legacy: bool = False
     ) -> HashInfo:
         """Hash a directory; unchanged trees cost a walk and one lookup."""
+        from labrun.cache.scan import scan_tree  # directories only: start-up time
+
         scan = scan_tree(os.path.abspath(os.fspath(path)), ignore)
         found = self._lookup_dir(_key(scan.top), legacy, scan.token())
         return found if found is not None else self._build(scan, legacy).info
@@ -456,6 +460,8 @@ class State:
         *hasher* hashes the files the memo does not know, ``[(path, size)] → md5s``
         (one that stores them while hashing them, say).
         """
+        from labrun.cache.scan import scan_tree  # directories only: start-up time
+
         return self._build(scan_tree(os.path.abspath(os.fspath(path)), ignore), legacy, hasher)
 
     def _build(self, scan: TreeScan, legacy: bool, hasher: DirHasher | None = None) -> DirListing:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
+from _thread import allocate_lock  # `threading` costs start-up time
 
 from labrun import api
 
@@ -60,7 +60,7 @@ class DataProgressReporter:
         self.stream = stream or sys.stderr
         self.enabled = not quiet and _is_terminal(self.stream)
         self.delay = _delay_setting() if delay is None else delay
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._current: api.events.DataStarted | None = None
         self._started_at = 0.0
         self._bar: _Bar | None = None

@@ -158,8 +158,7 @@ def _chdir(path: str) -> None:
 
 
 def _build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    from importlib import import_module
-
+    from labrun import load_module
     from labrun.cli import parser as parser_module
     from labrun.cli.parser import Parser, add_common, command_name
 
@@ -180,7 +179,7 @@ def _build_parser(argv: list[str]) -> argparse.ArgumentParser:
             continue
         cmd_parser = sub.add_parser(name, help=help_text, description=help_text)
         add_common(cmd_parser)
-        import_module(f"labrun.cli.commands.{module}").add_arguments(cmd_parser)
+        load_module(f"labrun.cli.commands.{module}").add_arguments(cmd_parser)
     return parser
 
 

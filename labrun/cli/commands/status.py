@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any
 
 from labrun.cli.argspec import flag
 
+TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
+    from typing import Any
+
     from labrun.api import Project, Stage, StageStatus
 
 _NO_STAGES = (

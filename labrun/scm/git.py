@@ -129,23 +129,14 @@ def _index_listing(top: str) -> tuple[set[str], list[str]] | None:
         return known[3], known[4]
     with open(index, "rb") as stream:
         data = stream.read()
-    parsed = _parse_index(data)
-    if parsed is None or not _plain_extensions(data, parsed[1]):
+    from labrun.scm.gitindex import entries_of, plain_extensions
+
+    parsed = entries_of(data)
+    if parsed is None or not plain_extensions(data, parsed[1]):
         return None
-    paths = parsed[0]
+    paths = _decoded(parsed[0])
     _LISTINGS[index] = (st.st_mtime_ns, st.st_size, st.st_ino, paths, sorted(paths))
     return paths, _LISTINGS[index][4]
-
-
-def _plain_extensions(data: bytes, pos: int) -> bool:
-    """False if the index is split (`link`) or sparse (`sdir`): its entries are not all there."""
-    end = len(data) - 20  # the trailing checksum (SHA-1; a longer one only ends the walk early)
-    while pos + 8 <= end:
-        signature = data[pos : pos + 4]
-        if signature in (b"link", b"sdir"):
-            return False
-        pos += 8 + int.from_bytes(data[pos + 4 : pos + 8], "big")
-    return True
 
 
 def ignored(cwd: str, paths: Sequence[str]) -> set[str]:
@@ -516,8 +507,10 @@ def write_tree(root: str, index: str, env: dict[str, str]) -> str:
 
         with open(index, "rb") as stream:
             data = stream.read()
+        from labrun.scm.gitindex import plain_extensions
+
         parsed = objects.index_entries(data)
-        if parsed is not None and _plain_extensions(data, parsed[1]):
+        if parsed is not None and plain_extensions(data, parsed[1]):
             store = objects.loose_store(os.path.join(base, "objects"))
             sha = objects.tree_sha(parsed[0], store)
             if sha is not None:
@@ -591,25 +584,14 @@ def index_paths(data: bytes) -> set[str] | None:
     >>> index_paths(b"DIRC" + (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + entry)
     {'params.yaml'}
     """
-    parsed = _parse_index(data)
-    return None if parsed is None else parsed[0]
+    from labrun.scm.gitindex import entries_of
+
+    parsed = entries_of(data)
+    return None if parsed is None else _decoded(parsed[0])
 
 
-def _parse_index(data: bytes) -> tuple[set[str], int] | None:
-    """(paths, offset of the first extension) of a version 2 or 3 index; None for others."""
-    if data[:4] != b"DIRC" or data[4:8] not in (b"\0\0\0\2", b"\0\0\0\3"):
-        return None
-    paths: set[str] = set()
-    pos = 12
-    try:
-        for _ in range(int.from_bytes(data[8:12], "big")):
-            start = pos + (64 if data[pos + 60] & 0x40 and data[7] == 3 else 62)
-            end = data.index(b"\0", start)
-            paths.add(data[start:end].decode("utf-8", "surrogateescape"))
-            pos += (end - pos + 8) & ~7  # 1 to 8 NULs pad each entry to a multiple of 8
-    except (IndexError, ValueError):
-        return None
-    return paths, pos
+def _decoded(entries: list[tuple[int, bytes, int]]) -> set[str]:
+    return {path.decode("utf-8", "surrogateescape") for _, path, _ in entries}
 
 
 def _worktree_prefix(root: str) -> str:

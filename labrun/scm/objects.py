@@ -24,6 +24,7 @@ import zlib
 
 from labrun.digests import sha1
 from labrun.fsutil import unique_suffix, write_all
+from labrun.scm.gitindex import EXTENDED, STAGE, entries_of, field
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     Entry = tuple[bytes, int, bytes]  # path, mode, binary sha (as in the index)
     Store = Callable[[bytes], bytes]  # object text → its binary sha
 
-_NOT_PLAIN = 0x7000  # entry flags: extended flags (intent-to-add, skip-worktree) or a stage
+_NOT_PLAIN = EXTENDED | STAGE  # intent-to-add or skip-worktree entries, conflicts
 
 
 class _NotPlain(Exception):
@@ -42,21 +43,11 @@ class _NotPlain(Exception):
 def index_entries(data: bytes) -> tuple[list[Entry], int] | None:
     """(path, mode, sha) of every entry of a version 2 or 3 index, in index order, and the
     offset where its extensions start; None when git should write the tree itself."""
-    if data[:4] != b"DIRC" or data[4:8] not in (b"\0\0\0\2", b"\0\0\0\3"):
+    parsed = entries_of(data)
+    if parsed is None or any(flags & _NOT_PLAIN for _, _, flags in parsed[0]):
         return None
-    entries: list[Entry] = []
-    pos = 12
-    try:
-        for _ in range(int.from_bytes(data[8:12], "big")):
-            if int.from_bytes(data[pos + 60 : pos + 62], "big") & _NOT_PLAIN:
-                return None
-            end = data.index(b"\0", pos + 62)
-            mode = int.from_bytes(data[pos + 24 : pos + 28], "big")
-            entries.append((data[pos + 62 : end], mode, data[pos + 40 : pos + 60]))
-            pos += (end - pos + 8) & ~7  # 1 to 8 NULs pad each entry to a multiple of 8
-    except ValueError:
-        return None
-    return (entries, pos) if pos <= len(data) else None
+    entries = [(path, field(data, at, 24), data[at + 40 : at + 60]) for at, path, _ in parsed[0]]
+    return entries, parsed[1]
 
 
 def tree_sha(entries: Sequence[Entry], store: Store | None = None) -> str | None:

@@ -23,6 +23,8 @@ import os
 import re
 import stat
 
+from labrun.scm.gitindex import ASSUME_VALID, EXTENDED, STAGE, entries_of, field, plain_extensions
+
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -53,7 +55,6 @@ _CONFIG_WORDS = (
 )
 _FILEMODE_OFF = re.compile(rb"filemode\s*=\s*(false|no|off|0)\b")
 
-_ASSUME_VALID, _NOT_PLAIN = 0x8000, 0x7000  # entry flags (extended flags, a conflict stage)
 _GITLINK, _SYMLINK, _EXEC, _FILE = 0o160000, 0o120000, 0o100755, 0o100644
 
 
@@ -111,36 +112,19 @@ def stage_new(top: str, relpaths: Sequence[str], store: Store) -> list[Entry] | 
 
 def _records(data: bytes) -> list[_Record] | None:
     """The entries of a version 2 or 3 index with their stat data; None for anything else."""
-    if data[:4] != b"DIRC" or data[4:8] not in (b"\0\0\0\2", b"\0\0\0\3"):
+    parsed = entries_of(data)
+    if parsed is None or not plain_extensions(data, parsed[1]):
         return None
     found: list[_Record] = []
-    pos = 12
-    number = int.from_bytes
-    try:
-        for _ in range(number(data[8:12], "big")):
-            flags = number(data[pos + 60 : pos + 62], "big")
-            if flags & _NOT_PLAIN:
-                return None
-            end = data.index(b"\0", pos + 62)
-            fields = [number(data[pos + i : pos + i + 4], "big") for i in range(0, 40, 4)]
-            ctime_s, ctime_ns, mtime_s, mtime_ns, _dev, ino, mode, _uid, _gid, size = fields
-            path, sha = data[pos + 62 : end], data[pos + 40 : pos + 60]
-            found.append((path, mode, sha, flags, ctime_s, ctime_ns, mtime_s, mtime_ns, ino, size))
-            pos += (end - pos + 8) & ~7  # 1 to 8 NULs pad each entry to a multiple of 8
-    except ValueError:
-        return None
-    if not _plain_extensions(data, pos):
-        return None
+    for at, path, flags in parsed[0]:
+        if flags & (EXTENDED | STAGE):
+            return None
+        ctime_s, ctime_ns, mtime_s, mtime_ns, _dev, ino, mode, _uid, _gid, size = (
+            field(data, at, offset) for offset in range(0, 40, 4)
+        )
+        sha = data[at + 40 : at + 60]
+        found.append((path, mode, sha, flags, ctime_s, ctime_ns, mtime_s, mtime_ns, ino, size))
     return found
-
-
-def _plain_extensions(data: bytes, pos: int) -> bool:
-    end = len(data) - 20
-    while pos + 8 <= end:
-        if data[pos : pos + 4] in (b"link", b"sdir"):
-            return False
-        pos += 8 + int.from_bytes(data[pos + 4 : pos + 8], "big")
-    return pos <= len(data)
 
 
 def _staged(
@@ -149,7 +133,7 @@ def _staged(
     path, mode, sha, flags = record[:4]
     if mode == _GITLINK:
         raise _GitDecides  # a submodule: git asks it for its commit
-    if flags & _ASSUME_VALID:
+    if flags & ASSUME_VALID:
         return path, mode, sha  # `git update-index --assume-unchanged`: git does not look
     full = os.path.join(top, os.fsdecode(path))
     try:

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from labrun.pipeline import files, schema
-from labrun.pipeline.lockfast import read_lock
 from labrun.pipeline.source import workspace_of
 from labrun.pipeline.stage import DEFAULT_PARAMS_FILE
 from labrun.record import field, record
@@ -32,6 +31,10 @@ LOCK_NAME = "dvc.lock"
 def lock_relpath(dvcyaml_relpath: str) -> str:
     """The project-relative path of the lock file beside a `dvc.yaml`."""
     return posixpath.join(posixpath.dirname(dvcyaml_relpath), LOCK_NAME)
+
+
+#: lock files this long or longer are read by labrun.pipeline.lockfast (about 10 stages)
+FAST_READ_BYTES = 8 * 1024
 
 
 @record(frozen=False)
@@ -65,14 +68,19 @@ class LockFile:
         """The lock file whose text is ``text``: as `from_text_reference`, only faster.
 
         A file in the layout DVC writes is read by `lockfast.read_lock`; any other
-        (and every invalid one) by the reference path.
+        (and every invalid one) by the reference path, as are small files: for a few
+        stages, compiling the fast reader's patterns costs more than it saves.
 
             >>> text = "schema: '2.0'\\nstages:\\n  a:\\n    cmd: x\\n"
             >>> lock = LockFile.from_text("/p", "dvc.lock", text)
             >>> lock.entry("a"), lock.exists
             ({'cmd': 'x'}, True)
         """
-        fast = read_lock(text)
+        fast = None
+        if len(text) >= FAST_READ_BYTES:
+            from labrun.pipeline.lockfast import read_lock
+
+            fast = read_lock(text)
         if fast is None:
             return cls.from_text_reference(root, relpath, text)
         lock = cls(root, relpath, fast[0], exists=True)

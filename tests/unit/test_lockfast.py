@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from labrun.errors import LabrunError
+from labrun.pipeline import lockfile
 from labrun.pipeline.files import dump_yaml
 from labrun.pipeline.lockfast import read_lock
 from labrun.pipeline.lockfile import LockFile
@@ -26,6 +27,12 @@ HERE = Path(__file__).parent
 COMPAT = HERE.parent / "compat"
 SCALARS_TEXT = (HERE / "test_files.py").read_text(encoding="utf-8")
 SCALARS = SCALARS_TEXT.split('SCALARS_TEXT = """', 1)[1].split('"""', 1)[0].split()
+
+
+@pytest.fixture(autouse=True)
+def fast_reader_for_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparisons below are of the fast reader, which small files skip otherwise."""
+    monkeypatch.setattr(lockfile, "FAST_READ_BYTES", 0)
 
 
 def outcome(text: str, *, reference: bool) -> tuple[Any, ...]:
@@ -322,3 +329,21 @@ def test_is_simple_text_is_the_printable_check_it_stands_for() -> None:
         printable = text.replace("\n", "").isprintable()
         marker = text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
         assert is_simple_text(text) == (printable and not marker), repr(text)
+
+
+def test_only_long_lock_files_load_the_fast_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few stages are read the reference way: compiling the fast reader's patterns
+    would cost more than it saves."""
+    monkeypatch.undo()
+    calls: list[int] = []
+    from labrun.pipeline import lockfast
+
+    real = lockfast.read_lock
+    monkeypatch.setattr(lockfast, "read_lock", lambda text: calls.append(len(text)) or real(text))
+    small = "schema: '2.0'\nstages:\n  a:\n    cmd: x\n"
+    assert LockFile.from_text("/p", "dvc.lock", small).stages == {"a": {"cmd": "x"}}
+    assert calls == []
+    big = small + "".join(f"  s{i}:\n    cmd: echo {i}\n" for i in range(1000))
+    assert len(big) >= lockfile.FAST_READ_BYTES
+    assert len(LockFile.from_text("/p", "dvc.lock", big).stages) == 1001
+    assert calls == [len(big)]

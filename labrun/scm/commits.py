@@ -16,7 +16,6 @@ config asks for signed commits or another encoding.
 from __future__ import annotations
 
 import os
-import re
 import time
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
@@ -28,8 +27,7 @@ _CONFIG_WORDS = (b"gpgsign", b"commitencoding", b"include", b"useconfigonly")
 _ENV_DATES = ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE")
 _ENV_CONFIG = ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
 
-_SECTION = re.compile(rb'\[\s*([A-Za-z0-9.-]+)\s*(?:"((?:[^"\\]|\\.)*)")?\s*\]\s*(?:[#;].*)?')
-_KEY = re.compile(rb"([A-Za-z][A-Za-z0-9-]*)\s*=(.*)")
+_NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 _ESCAPES = {b"\\": b"\\", b'"': b'"', b"n": b"\n", b"t": b"\t", b"b": b"\b"}
 # characters Git trims from both ends of a name or e-mail address ("crud")
 _CRUD = frozenset(b",:;<>\"\\'.") | frozenset(range(33))
@@ -84,19 +82,36 @@ def _parse(text: bytes) -> dict[bytes, bytes]:
         if not line or line[:1] in (b"#", b";"):
             continue
         if line[:1] == b"[":
-            match = _SECTION.fullmatch(line)
-            if match is None:
-                raise _Unsure
-            section = match[1].lower() if match[2] is None else None  # subsections: not ours
+            section = _section(line)
             continue
-        match = _KEY.fullmatch(line)
-        if match is None:
-            if re.fullmatch(rb"[A-Za-z][A-Za-z0-9-]*\s*(?:[#;].*)?", line):
-                continue  # a bare boolean key
+        key, equals, value = line.partition(b"=")
+        key = key.rstrip()
+        if not _is_name(key):
             raise _Unsure
+        if not equals:
+            continue  # a bare boolean key
         if section is not None:
-            found[section + b"." + match[1].lower()] = _value(match[2])
+            found[section + b"." + key.lower()] = _value(value)
     return found
+
+
+def _section(line: bytes) -> bytes | None:
+    """The lower-cased name of a `[section]` line; None for `[section "subsection"]`."""
+    inner, close, rest = line[1:].partition(b"]")
+    rest = rest.strip()
+    if not close or (rest and rest[:1] not in (b"#", b";")) or b"[" in inner:
+        raise _Unsure
+    name = inner.strip()
+    if b'"' in name:
+        return None  # a subsection: its keys are not the ones read here
+    if not name or not _NAME_CHARS.union(b".").issuperset(name):
+        raise _Unsure
+    return name.lower()
+
+
+def _is_name(key: bytes) -> bool:
+    """A config key: a letter, then letters, digits and dashes."""
+    return key[:1].isalpha() and _NAME_CHARS.issuperset(key)
 
 
 def _value(raw: bytes) -> bytes:
@@ -151,7 +166,8 @@ def identity(settings: dict[bytes, bytes], role: str) -> bytes | None:
 
 def _clean(word: bytes) -> bool:
     """Git would write it unchanged: nothing to trim at the ends, no delimiter inside."""
-    return word[0] not in _CRUD and word[-1] not in _CRUD and not re.search(rb"[<>\n]", word)
+    inside = b"<" in word or b">" in word or b"\n" in word
+    return word[0] not in _CRUD and word[-1] not in _CRUD and not inside
 
 
 def signature(who: bytes, when: int, offset: int) -> bytes:

@@ -20,7 +20,6 @@ became a folder, big files.
 from __future__ import annotations
 
 import os
-import re
 import stat
 
 from labrun.scm.gitindex import ASSUME_VALID, EXTENDED, STAGE, entries_of, field, plain_extensions
@@ -53,7 +52,6 @@ _CONFIG_WORDS = (
     b"include",
     b"extensions",
 )
-_FILEMODE_OFF = re.compile(rb"filemode\s*=\s*(false|no|off|0)\b")
 
 _GITLINK, _SYMLINK, _EXEC, _FILE = 0o160000, 0o120000, 0o100755, 0o100644
 
@@ -69,8 +67,19 @@ def plain_config(config_texts: Sequence[bytes]) -> bool:
     (True, False)
     """
     return not any(word in text for text in config_texts for word in _CONFIG_WORDS) and not any(
-        _FILEMODE_OFF.search(text) for text in config_texts
+        _filemode_off(text) for text in config_texts
     )
+
+
+def _filemode_off(text: bytes) -> bool:
+    """Whether a (lower-cased) config text sets `core.fileMode` to false, anywhere."""
+    for chunk in text.split(b"filemode")[1:]:
+        key_end, equals, value = chunk.partition(b"=")
+        if equals and not key_end.strip(b" \t"):
+            word = value.split(b"\n", 1)[0].split(b"#", 1)[0].split(b";", 1)[0].strip()
+            if word.strip(b'"') in (b"false", b"no", b"off", b"0"):
+                return True
+    return False
 
 
 def stage_tracked(top: str, index: bytes, index_mtime_ns: int, store: Store) -> list[Entry] | None:

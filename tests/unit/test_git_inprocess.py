@@ -300,3 +300,37 @@ def test_os_environ_changes_are_seen(repo: Path) -> None:
     assert os.environ.get("GIT_AUTHOR_NAME") is None
     first = _check_commit(repo)
     assert _ident_of(repo, first, "author")[0] == "Ann Example <ann@example.com>"
+
+
+@pytest.mark.parametrize(
+    ("text", "off"),
+    [
+        (b"[core]\n\tfilemode = true\n", False),
+        (b"[core]\n\tfilemode = false\n", True),
+        (b"[core]\n\tfilemode=no ; comment\n", True),
+        (b'[core]\n\tfilemode = "off"\n', True),
+        (b"[core]\n\tfilemode = 0\n", True),
+        (b"[core]\n\tfilemodex = false\n", False),
+    ],
+)
+def test_filemode_off_is_read_as_git_reads_it(text: bytes, off: bool) -> None:
+    from labrun.scm import staging
+
+    assert staging.plain_config([text.lower()]) is not off
+
+
+def test_config_reader_follows_git(tmp_path: Path) -> None:
+    """Values are read as `git config --get` reads them; odd lines make the reader unsure."""
+    config = tmp_path / "config"
+    config.write_text(
+        '# top\n[user]\n\tbare\n  name = Ann "B"   C  ; note\n'
+        '[user "x"]\n\tname = Other\n[User]\n\tEMAIL = a@example.com\n'
+    )
+    settings = commits.read_settings([str(config)])
+    assert settings is not None
+    for key in ("user.name", "user.email"):
+        expected = _git(tmp_path, "config", "--file", str(config), "--get", key).rstrip("\n")
+        assert settings[key.encode()].decode() == expected
+    for odd in ("[user] name = x\n", "[user\n", "[user]\n\t9name = x\n", "[u]\n\tflag # on\n"):
+        config.write_text(odd)
+        assert commits.read_settings([str(config)]) is None, odd

@@ -262,13 +262,13 @@ def canonical_section(name: str) -> str:
     ('remote "mystore"', 'core')
     """
     lowered = name.lower()
-    named = _pattern("named").fullmatch(lowered)
+    named = _pattern("named").fullmatch(lowered) if '"' in lowered else None
     return f'{named[1]} "{named[2]}"' if named else lowered
 
 
 def _split_section(key: str) -> tuple[str, str | None]:
     """``'remote "x"'`` → ``('remote', 'x')``; ``'core'`` → ``('core', None)``."""
-    named = _pattern("named").fullmatch(key)
+    named = _pattern("named").fullmatch(key) if '"' in key else None
     return (named[1], named[2]) if named else (key, None)
 
 

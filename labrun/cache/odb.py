@@ -64,8 +64,8 @@ else:
 
 StrPath = str | os.PathLike[str]
 PROTECTED_MODE = 0o444
-_OID_NAME = re.compile(r"^[0-9a-f]{30}(\.dir)?$")
-_PREFIX = re.compile(r"^[0-9a-f]{2}$")
+_OID_NAME = r"^[0-9a-f]{30}(\.dir)?$"  # compiled when the cache is listed (re caches it)
+_PREFIX = r"^[0-9a-f]{2}$"
 _PREFIX_OF = operator.itemgetter(slice(2))
 _WHOLE = 4 * CHUNK  # files up to this size are read into memory in one go when stored
 _Pending = tuple[str, str, int]  # (a sealed temporary file, the object path it goes to, size)
@@ -245,12 +245,12 @@ class LocalObjectStore:
         """Every oid in one namespace (temporary files skipped)."""
         base = self._base(legacy)
         try:
-            prefixes = [e for e in os.scandir(base) if _PREFIX.match(e.name) and e.is_dir()]
+            prefixes = [e for e in os.scandir(base) if re.match(_PREFIX, e.name) and e.is_dir()]
         except FileNotFoundError:
             return
         for prefix in prefixes:
             for entry in os.scandir(prefix.path):
-                if _OID_NAME.match(entry.name):
+                if re.match(_OID_NAME, entry.name):
                     yield prefix.name + entry.name
 
     # -- storing what is already hashed ----------------------------------------------

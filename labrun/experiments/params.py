@@ -349,12 +349,12 @@ def _apply_simple(data: dict[str, Any], override: Override) -> None:
         _force(data, parts, override.value)
 
 
-_INDEX = re.compile(r"0|[1-9](?:_?[0-9])*")
+_INDEX = r"0|[1-9](?:_?[0-9])*"  # compiled when a list is indexed (re caches it)
 
 
 def _index(node: list[Any], part: str) -> int:
     """A valid list index, else fall back (OmegaConf's own errors for the rest)."""
-    if not _INDEX.fullmatch(part) or int(part) >= len(node):
+    if not re.fullmatch(_INDEX, part) or int(part) >= len(node):
         raise _Fallback
     return int(part)
 

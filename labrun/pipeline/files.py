@@ -220,7 +220,7 @@ def _load_libyaml(text: str) -> Any:
 
 # --- error messages ---------------------------------------------------------------------
 
-_CONFLICT_MARKER = re.compile(r"^([<=>]{7}) .*$", re.MULTILINE)
+_CONFLICT_MARKER = r"^([<=>]{7}) .*$"  # compiled when an error needs it
 
 
 def _guide_lines(lines: Sequence[str]) -> list[str]:
@@ -292,7 +292,7 @@ def _syntax_error(text: str, display: str, cause: Exception) -> YamlSyntaxError:
         shown = os.path.normpath(display)
         message = f"unable to read: '{shown}', YAML file structure is corrupted: {cause}"
         return YamlReadError(message)
-    hint = " (possible merge conflicts)" if _CONFLICT_MARKER.search(text) else ""
+    hint = " (possible merge conflicts)" if re.search(_CONFLICT_MARKER, text, re.M) else ""
     details = _marked_details(text, cause)
     head = f"'{display}' is invalid{hint}."
     return YamlSyntaxError("\n".join([head, "", *details] if details else [head]))
@@ -529,12 +529,17 @@ def parse_data(text: str, path: str, display: str) -> Any:
     return parse(text, display)
 
 
-_INDEX = re.compile(r"-?[0-9]+")
 _MISSING = object()
 
 
+def _is_index(segment: str) -> bool:
+    """`-?[0-9]+`: a list index in a dotted key."""
+    digits = segment[1:] if segment[:1] == "-" else segment
+    return digits.isascii() and digits.isdigit()
+
+
 def _step(value: Any, segment: str) -> Any:
-    index = int(segment) if _INDEX.fullmatch(segment) else None
+    index = int(segment) if _is_index(segment) else None
     if isinstance(value, Mapping):
         if segment in value:
             return value[segment]

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # `${` not preceded by a backslash, then the shortest text up to the next `}`.
-_EXPR = re.compile(r"(?<!\\)\$\{(?P<inner>.*?)\}", re.DOTALL)
+_EXPR_TEXT = r"(?<!\\)\$\{(?P<inner>.*?)\}"
 _PRIMITIVES = (str, int, float, bool)
 
 
@@ -53,9 +53,14 @@ class ParsingConfig:
     list_style: str = "nargs"  # or "append"
 
 
+def _expr() -> re.Pattern[str]:
+    """The expression pattern, compiled on first use (most pipelines have none)."""
+    return re.compile(_EXPR_TEXT, re.DOTALL)  # re keeps it after the first compile
+
+
 def has_expression(value: str) -> bool:
     """True if the string holds at least one unescaped `${...}`."""
-    return "${" in value and _EXPR.search(value) is not None
+    return "${" in value and _expr().search(value) is not None
 
 
 def parse_expression(inner: str) -> str:
@@ -260,7 +265,7 @@ def resolve_str(
     """Resolve one string; a string that is exactly one expression keeps the value's type."""
     if "${" not in text:
         return text
-    matches = list(_EXPR.finditer(text))
+    matches = list(_expr().finditer(text))
     if not matches:
         return text.replace("\\${", "${")
     if len(matches) == 1 and matches[0].group(0) == text:
@@ -312,7 +317,7 @@ def compile_value(value: Any, *, field: str) -> Resolver:
 
 
 def _compile_str(text: str, field: str) -> Resolver:
-    matches = list(_EXPR.finditer(text)) if "${" in text else []
+    matches = list(_expr().finditer(text)) if "${" in text else []
     if not matches:
         constant = text.replace("\\${", "${") if "${" in text else text
         return lambda ctx, parsing: constant
@@ -373,7 +378,7 @@ def _pieces(literals: list[str], keys: list[str], tail: str, field: str) -> Reso
 def check_syntax(value: Any) -> None:
     """Raise ExpressionError for the first malformed expression anywhere in a value."""
     if isinstance(value, str):
-        for match in _EXPR.finditer(value):
+        for match in _expr().finditer(value):
             parse_expression(match["inner"])
     elif isinstance(value, Mapping):
         for k, v in value.items():

@@ -13,7 +13,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import posixpath
-import re
 from collections.abc import Callable
 
 from labrun.errors import TargetError
@@ -28,7 +27,20 @@ TYPE_CHECKING = False  # typing is only for the type checker: importing it costs
 if TYPE_CHECKING:
     from labrun.pipeline.source import FileSource
 
-_TARGET = re.compile(r"^(?P<path>.*?)(:(?P<name>[^\\/:]*))??$")
+
+def split_name(head: str) -> tuple[str, str | None]:
+    """``path:name`` at the last colon whose name has no slash; else (head, None).
+
+    What the pattern ``^(?P<path>.*?)(:(?P<name>[^\\/:]*))??$`` finds (DVC's).
+
+    >>> split_name("sub/dvc.yaml:train"), split_name("C:/data")
+    (('sub/dvc.yaml', 'train'), ('C:/data', None))
+    """
+    colon = head.rfind(":")
+    name = head[colon + 1 :]
+    if colon < 0 or "/" in name or "\\" in name:
+        return head, None
+    return head[:colon], name
 
 
 def parse_target(target: str) -> tuple[str, str | None]:
@@ -37,9 +49,7 @@ def parse_target(target: str) -> tuple[str, str | None]:
     A bare word that is not a dvc file name is a stage of `./dvc.yaml`.
     """
     head, at, key = target.partition("@")
-    match = _TARGET.match(head)
-    assert match is not None
-    path, name = match["path"], match["name"]
+    path, name = split_name(head)
     if name is not None and at:
         name = f"{name}@{key}"
     elif name is None and at:

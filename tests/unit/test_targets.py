@@ -1,5 +1,3 @@
-
-
 def test_split_name_is_dvcs_target_pattern() -> None:
     """`path:name` is split as DVC's pattern splits it, on 100,000 random targets."""
     import random

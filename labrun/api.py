@@ -1185,24 +1185,10 @@ __all__ += ["exp_queue_rows"]
 
 
 def preload_experiment_modules() -> None:
-    """Import what running an experiment needs (queue workers do it once, before forking)."""
-    from importlib import import_module
+    """Import what running an experiment needs (a process that forks runners does it once)."""
+    from labrun.experiments.queue.service import preload_runs
 
-    for name in (
-        "labrun.experiments.tempdir",
-        "labrun.experiments.run",
-        "labrun.experiments.save",
-        "labrun.experiments.params",
-        "labrun.experiments.checkpoints",
-        "labrun.repro.engine",
-        "labrun.repro.tracking",
-        "labrun.repro.scheduler",
-        "labrun.repro.run",
-        "labrun.proc",
-        "labrun.scm.staging",
-        "labrun.scm.commits",
-    ):
-        import_module(name)
+    preload_runs()
 
 
 __all__ += ["preload_experiment_modules"]

@@ -2,8 +2,9 @@
 
 A worker forks this into the entry's process group with stdout/stderr going to
 the entry's log, so `labrun queue logs NAME` shows exactly what `exp run` would
-have printed. The heavy modules are imported here, at module level: the worker
-loads this module once, and every runner it forks starts with them loaded.
+have printed. What a run needs is loaded here, at module level (by the work trees,
+``api.QueueWorkTrees``): the worker loads this module once, and every runner it
+forks starts with it loaded.
 Each worker keeps two work trees per project and resets one for each entry (in
 the worker: after the claim, or ahead while the previous entry runs) instead of
 creating and deleting one per entry.
@@ -17,9 +18,6 @@ from typing import Any
 
 from labrun import api
 from labrun.cli.commands.exp_run import ExpReporter
-
-# what a run needs beyond the api module itself, loaded once per worker (see above)
-api.preload_experiment_modules()
 
 
 class QueueRunner:

@@ -193,6 +193,29 @@ def test_claim_takes_the_highest_priority_then_the_oldest(
     assert queue.claim(me, []) is None
 
 
+def test_a_claim_prefers_the_entry_its_worker_got_ready_for(
+    queue: QueueBackend, me: ProcessStamp
+) -> None:
+    """Taken out of turn if it fits and nothing queued that fits outranks it."""
+    for entry_id in ("a", "b", "c", "d", "e"):
+        put(queue, entry_id)
+    put(queue, "gpu", gpus=1)
+    put(queue, "low", priority=-1)
+
+    def claimed(prefer: str, devices: tuple[str, ...] = ()) -> str:
+        entry = queue.claim(me, list(devices), prefer=prefer)
+        assert entry is not None and entry.worker == me
+        return entry.id
+
+    assert claimed("c") == "c"
+    assert claimed("gpu") == "a"  # it needs a device this worker does not have
+    assert claimed("low") == "b"  # outranked
+    assert claimed("nosuch") == "d"
+    assert claimed("c") == "e"  # running already
+    assert claimed("low", ("0",)) == "gpu"  # outranked by the next in turn
+    assert claim_all(queue, me, []) == ["low"]
+
+
 def test_a_claimed_entry_is_running_for_its_worker(queue: QueueBackend, me: ProcessStamp) -> None:
     put(queue, "e1", name="q1")
     before = time.time()

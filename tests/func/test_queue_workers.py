@@ -48,6 +48,7 @@ from labrun.experiments.queue.entry import (
 )
 from labrun.experiments.queue.local import SqliteQueueBackend
 from labrun.experiments.queue.workers import (
+    ForkedWorker,
     RunnerSpecError,
     Supervisor,
     WorkerConfig,
@@ -531,6 +532,19 @@ def test_an_entry_whose_workers_keep_dying_fails_with_its_log(
 
 
 # --- logs ---------------------------------------------------------------------------
+
+
+def test_a_forked_worker_is_waited_for_until_it_exits() -> None:
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(0.3)
+        os._exit(3)
+    worker = ForkedWorker(pid)
+    with pytest.raises(subprocess.TimeoutExpired):
+        worker.wait(timeout=0.05)
+    assert worker.poll() is None
+    assert worker.wait(timeout=30) == 3
+    assert worker.returncode == 3 and worker.pidfd is None
 
 
 def test_follow_log_yields_lines_as_they_are_written(tmp_path: Path) -> None:

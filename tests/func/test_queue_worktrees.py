@@ -1,9 +1,10 @@
 """Queue workers reuse their work trees, yet every entry starts from a fresh tree.
 
 A worker keeps two work trees per project and resets one for each entry (made ready
-ahead while the previous entry runs). Whatever an entry leaves behind (untracked or
-ignored files, outputs, edits of tracked files, a failure half-way) must be gone
-before the next entry starts, and nothing is left once the worker ends.
+ahead while the previous entry runs, once that run has had its start; the next claim
+takes the entry made ready). Whatever an entry leaves behind (untracked or ignored
+files, outputs, edits of tracked files, a failure half-way) must be gone before the
+next entry starts, and nothing is left once the worker ends.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from labrun import api
-from labrun.experiments.queue.backend import MemoryQueueBackend
-from labrun.experiments.queue.entry import EntryState, QueueEntry
+from labrun.experiments.queue.backend import MemoryQueueBackend, open_backend
+from labrun.experiments.queue.entry import EntryState, QueueEntry, current_process
+from labrun.experiments.queue.local import SqliteQueueBackend
 from labrun.experiments.queue.workers import WorkerConfig, run_worker, worker_name
 from labrun.experiments.tempdir import ReusableWorktree, clean_leftovers
 from labrun.project import Project
@@ -163,7 +166,7 @@ def _commit(proj: TmpProject, files: dict[str, Any], message: str) -> str:
 
 
 def _files(root: Path) -> set[str]:
-    found = set()
+    found: set[str] = set()
     for base, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if d != ".git"]
         found.update(os.path.relpath(os.path.join(base, n), root) for n in names)
@@ -269,7 +272,7 @@ def test_worker_hooks_prepare_ahead_in_claim_order(tmp_path: Path) -> None:
     queue.put(QueueEntry("c", name="c"))
     queue.put(QueueEntry("d", name="d", priority=5))
     runner = HookedRunner()
-    config = WorkerConfig(str(tmp_path / "queue"), poll=0.05)
+    config = WorkerConfig(str(tmp_path / "queue"), poll=0.05, ahead_delay=0)
     assert run_worker(queue, runner, "w1@host", config) == 4
     assert runner.calls == [
         ("prepare", "d"),
@@ -296,8 +299,69 @@ def test_worker_hooks_prepare_ahead_in_claim_order(tmp_path: Path) -> None:
     }
 
 
+class TimedRunner(HookedRunner):
+    """Runs last ``secs`` seconds; the hooks record when the worker called them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: dict[tuple[str, str | None], float] = {}
+
+    def prepare(self, entry: QueueEntry, worker: str) -> None:
+        super().prepare(entry, worker)
+        self.times["prepare", entry.name] = time.monotonic()
+
+    def prepare_ahead(self, entry: QueueEntry | None, worker: str) -> None:
+        super().prepare_ahead(entry, worker)
+        self.times["ahead", entry.name if entry is not None else None] = time.monotonic()
+
+    def __call__(self, entry: QueueEntry, devices: tuple[str, ...], log: Path) -> dict[str, Any]:
+        time.sleep(entry.spec.get("secs", 0))
+        if entry.spec.get("retry"):  # an old entry is queued again, at its old place
+            queue = open_backend(entry.spec["queue"])
+            queue.retry([entry.spec["retry"]])
+            queue.close()
+        return {"name": entry.name}
+
+
+def test_the_next_entry_is_readied_once_the_run_had_a_head_start(tmp_path: Path) -> None:
+    """A run shorter than the delay never shares its start with ``prepare_ahead``."""
+    queue = MemoryQueueBackend()
+    queue.put(QueueEntry("s", name="short"))
+    queue.put(QueueEntry("l", name="long", spec={"secs": 1.0}))
+    queue.put(QueueEntry("t", name="last"))
+    runner = TimedRunner()
+    config = WorkerConfig(str(tmp_path / "queue"), poll=0.05, ahead_delay=0.5)
+    assert run_worker(queue, runner, "w1@host", config) == 3
+    assert runner.calls == [
+        ("prepare", "short"),  # no ahead: the run was over before its delay
+        ("prepare", "long"),
+        ("ahead", "last"),
+        ("prepare", "last"),
+        ("close", None),
+    ]
+    assert runner.times["ahead", "last"] - runner.times["prepare", "long"] >= 0.5
+
+
+def test_a_claim_takes_the_entry_made_ready_even_out_of_turn(tmp_path: Path) -> None:
+    """While "a" runs, "b" is made ready; "old", queued again meanwhile before it, waits."""
+    queue = SqliteQueueBackend(tmp_path / "queue.db")
+    queue.put(QueueEntry("old", name="old"))
+    stale = queue.claim(current_process(), [])
+    assert stale is not None and queue.finish(stale, EntryState.FAILED, {})
+    retry = {"secs": 0.5, "retry": "old", "queue": queue.url}
+    queue.put(QueueEntry("a", name="a", spec=retry))
+    queue.put(QueueEntry("b", name="b"))
+    runner = TimedRunner()
+    config = WorkerConfig(str(tmp_path / "queue"), poll=0.05, ahead_delay=0)
+    assert run_worker(queue, runner, "w1@host", config) == 3
+    prepared = [name for hook, name in runner.calls if hook == "prepare"]
+    assert prepared == ["a", "b", "old"]
+    assert ("ahead", "b") in runner.calls
+    queue.close()
+
+
 FORKING = """\
-import sys
+import gc, sys
 sys.path[:0] = [{repo!r}, {here!r}]
 from labrun.experiments.queue.entry import QueueEntry
 from labrun.experiments.queue.local import SqliteQueueBackend
@@ -312,6 +376,7 @@ assert sup.start(2, detach=False, fork=True) == 2
 assert all(isinstance(p, ForkedWorker) for p in sup.processes.values())
 assert sup.wait(timeout=60)
 assert [p.returncode for p in sup.processes.values()] == [0, 0]
+assert gc.get_freeze_count() > 0  # what the workers were forked with is out of the collector's way
 print(sorted(e.state for e in sup.backend.iter_entries()))
 """
 
@@ -334,3 +399,95 @@ def test_attached_workers_can_be_forked_from_the_caller(tmp_path: Path) -> None:
     assert out.stdout.strip() == str(["succeeded"] * 4)
     logs = sorted(p.name for p in (tmp_path / "queue" / "workers").iterdir())
     assert logs == [f"{worker_name(1)}.log", f"{worker_name(2)}.log"]
+
+
+# --- what a worker prepares for its runners ---------------------------------------------
+
+STAGED = """\
+stages:
+  prepare:
+    cmd: cp data.txt prepared.txt
+    deps: [data.txt]
+    outs: [prepared.txt]
+  train:
+    cmd: cat prepared.txt params.yaml > model.txt
+    deps: [prepared.txt]
+    params: [seed]
+    outs: [model.txt]
+"""
+
+
+@pytest.fixture
+def staged(tmp_project: TmpProject) -> TmpProject:
+    """Two entries queued on a reproduced two-stage pipeline ("prepare" is cached)."""
+    tmp_project.gen({"dvc.yaml": STAGED, "data.txt": "data\n", "params.yaml": "seed: 0\n"})
+    tmp_project.commit("baseline")
+    assert tmp_project.labrun("repro").returncode == 0
+    tmp_project.commit("reproduced")
+    for seed in (1, 2):
+        res = tmp_project.labrun("exp", "run", "--queue", "-n", f"s{seed}", "-S", f"seed={seed}")
+        assert res.returncode == 0, res.stderr
+    return tmp_project
+
+
+def test_outputs_too_big_to_check_out_ahead_are_checked_out_after_the_claim(
+    staged: TmpProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tree made ready ahead is kept (no second reset); only its outputs are added."""
+    from labrun.experiments.queue import service
+
+    entries = {e.name: e for e in api.queue_status(staged.root)}
+    monkeypatch.setattr(service, "AHEAD_BYTES", 0)
+    trees = service.QueueWorkTrees()
+    trees.prepare(entries["s1"], "w1")
+    assert trees.ready is not None
+    first = Path(trees.ready.temp.root)
+    trees.prepare_ahead(entries["s2"], "w1")
+    assert trees.ahead is not None and trees.ahead.outputs is False
+    ahead = Path(trees.ahead.temp.root)
+    assert ahead != first and not (ahead / "prepared.txt").exists()
+    trees.prepare(entries["s2"], "w1")
+    assert trees.ready is not None and Path(trees.ready.temp.root) == ahead
+    assert trees.ready.outputs and (ahead / "prepared.txt").read_text() == "data\n"
+    assert (ahead / "params.yaml").read_text() == "seed: 2\n"
+    trees.close()
+    assert not first.exists() and not ahead.exists()
+
+
+def test_run_all_with_two_workers_leaves_no_tree(staged: TmpProject) -> None:
+    run = staged.labrun("exp", "run", "--run-all", "-j", "2")
+    assert run.returncode == 0, run.stderr
+    states = {e.name: e.state for e in api.queue_status(staged.root)}
+    assert states == {"s1": "succeeded", "s2": "succeeded"}
+    for name, sha in exps(staged).items():
+        assert staged.git("show", f"{sha}:params.yaml") == f"seed: {name[1]}\n"
+    standalone = staged.root / ".dvc" / "tmp" / "exps" / "standalone"
+    assert not standalone.exists() or os.listdir(standalone) == []
+    assert len(staged.git("worktree", "list").splitlines()) == 1
+
+
+PRELOADED = """\
+import sys
+sys.path.insert(0, {repo!r})
+from labrun import api
+from labrun.experiments.queue.service import QueueWorkTrees
+from labrun.repro.events import NullReporter
+
+entry = next(e for e in api.queue_status({root!r}) if e.name == "s1")
+trees = QueueWorkTrees()  # in the worker, when it loads the runner
+trees.prepare(entry, "w1")  # in the worker, before it forks the runner
+before = set(sys.modules)
+print(trees.execute(entry, (), NullReporter()).name)  # what the runner does
+trees.close()
+print(sorted(m for m in set(sys.modules) - before if m.startswith("labrun")))
+"""
+
+
+def test_a_run_needs_nothing_its_worker_did_not_load(staged: TmpProject) -> None:
+    """Every runner is forked from its worker: what it loads itself, each one loads again."""
+    script = PRELOADED.format(repo=str(REPO), root=str(staged.root))
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=staged.root
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["s1", "[]"]

@@ -100,13 +100,17 @@ class QueueBackend(Protocol):
         False if the entry is not running. Its worker polls for the request.
         """
 
-    def claim(self, worker: ProcessStamp, devices: Sequence[str]) -> QueueEntry | None:
+    def claim(
+        self, worker: ProcessStamp, devices: Sequence[str], prefer: str | None = None
+    ) -> QueueEntry | None:
         """Take the next entry for *worker*: highest priority, then oldest, that fits.
 
         *devices* is the worker's pool; devices held by running entries of the same
         host are not free, and an entry needing more than are free is skipped. The
         claimed entry is RUNNING, has its devices and one more attempt. Two callers
-        never claim the same entry.
+        never claim the same entry. The queued entry *prefer* (one the worker got ready
+        for) is taken instead of the next one if it fits and no queued entry that fits
+        has a higher priority.
         """
 
     def mark_running(self, entry: QueueEntry, runner: ProcessStamp, log: str) -> bool:
@@ -152,7 +156,8 @@ class TableBackend:
     which a subclass makes a real cross-process write transaction. Claims and runner
     records need not survive a power cut (``durable=False``): lost, they leave the
     entry as it was before, queued or claimed, which a restarted queue settles; a
-    later durable change (``finish``) makes them durable too.
+    later durable change (``finish``) makes them durable too. Nor do the rows of
+    workers: a power cut ends every worker, whose rows are dropped as dead anyway.
     """
 
     # --- primitives ---------------------------------------------------------------
@@ -254,7 +259,9 @@ class TableBackend:
 
     # --- runs ---------------------------------------------------------------------
 
-    def claim(self, worker: ProcessStamp, devices: Sequence[str]) -> QueueEntry | None:
+    def claim(
+        self, worker: ProcessStamp, devices: Sequence[str], prefer: str | None = None
+    ) -> QueueEntry | None:
         """See :meth:`QueueBackend.claim`."""
         with self._transaction(durable=False):
             busy = held_devices(self._entries((RUNNING,)), worker.host)
@@ -262,6 +269,8 @@ class TableBackend:
             entry = self._first_queued(len(free))
             if entry is None:
                 return None
+            if prefer is not None and prefer != entry.id:
+                entry = _preferred(self._get(prefer), entry, len(free)) or entry
             picked = pick_devices(devices, busy, entry.gpus)
             assert picked is not None
             claimed = entry.claimed(worker, picked, time.time())
@@ -313,7 +322,7 @@ class TableBackend:
 
     def register_worker(self, worker: WorkerInfo) -> bool:
         """See :meth:`QueueBackend.register_worker`."""
-        with self._transaction():
+        with self._transaction(durable=False):
             old = self._worker(worker.id)
             if old is not None and old.process != worker.process and is_alive(old.process):
                 return False
@@ -326,7 +335,7 @@ class TableBackend:
 
     def unregister_worker(self, worker: WorkerInfo) -> None:
         """See :meth:`QueueBackend.unregister_worker`."""
-        with self._transaction():
+        with self._transaction(durable=False):
             old = self._worker(worker.id)
             if old is not None and old.process == worker.process:
                 self._delete_worker(worker.id)
@@ -355,6 +364,13 @@ class TableBackend:
 
 
 # --- what every backend shares -----------------------------------------------------
+
+
+def _preferred(wanted: QueueEntry | None, first: QueueEntry, free: int) -> QueueEntry | None:
+    """*wanted* if a claim may take it instead of *first* (the next that fits *free* devices)."""
+    if wanted is None or wanted.state != EntryState.QUEUED or wanted.gpus > free:
+        return None
+    return wanted if wanted.priority >= first.priority else None
 
 
 def _requeued(entry: QueueEntry) -> QueueEntry:

@@ -13,6 +13,7 @@ ref, and its output goes to the entry's log.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -21,7 +22,7 @@ from labrun.experiments.queue.backend import find_entry
 from labrun.experiments.queue.entry import QUEUE_DIR_ENV, EntryState, QueueEntry, QueueError
 from labrun.experiments.queue.local import SqliteQueueBackend
 from labrun.project import Project
-from labrun.record import asdict, record
+from labrun.record import asdict, record, replace
 from labrun.repro.events import Event
 from labrun.scm import git
 
@@ -274,6 +275,10 @@ class QueueWorkTrees:
     likely come next; if it does, its runner starts at once. :meth:`close` removes
     the trees when the worker ends.
 
+    It is made once per worker process, before any runner is forked, and loads
+    what running an entry needs then (:func:`preload_runs`): every runner starts
+    with it loaded.
+
         >>> trees = QueueWorkTrees()
         >>> trees.prepare(entry, "w1@host")  # in the worker  # doctest: +SKIP
         >>> trees.execute(entry, (), reporter).name  # in the runner  # doctest: +SKIP
@@ -284,14 +289,17 @@ class QueueWorkTrees:
         self.trees: dict[str, list[Any]] = {}  # project root → its ReusableWorktrees
         self.ready: _Prepared | None = None  # the claimed entry's tree
         self.ahead: _Prepared | None = None  # a tree made ready for a likely next entry
+        preload_runs()
 
     def prepare(self, entry: QueueEntry, worker: str) -> None:
         """Make a tree of the entry's project ready for it (in the worker, after the claim)."""
         ahead, self.ahead, self.ready = self.ahead, None, None
-        if ahead is not None and ahead.entry_id == entry.id and ahead.outputs:
-            self.ready = ahead
-        else:
+        if ahead is None or ahead.entry_id != entry.id or ahead.outputs is None:
             self.ready = self._make_ready(entry, worker, None)
+        elif ahead.outputs:
+            self.ready = ahead
+        else:  # checked out and configured; its outputs were too big to check out ahead
+            self.ready = replace(ahead, outputs=_check_out_outputs(ahead.temp, None))
 
     def prepare_ahead(self, entry: QueueEntry | None, worker: str) -> None:
         """Make the other tree ready for ``entry`` (while the claimed entry runs).
@@ -312,17 +320,14 @@ class QueueWorkTrees:
     def _make_ready(
         self, entry: QueueEntry, worker: str, busy: Any, max_bytes: int | None = None
     ) -> _Prepared:
-        from labrun.experiments.tempdir import check_out_outputs
-
         project = project_of(entry)
         tree = self._tree(project, worker, busy)
         temp = tree.checkout(entry.spec["capture"])
         try:
             tree.configure(project, temp)
-            outputs: bool | None = check_out_outputs(temp, max_bytes)
         except LabrunError:  # the runner meets it again, and reports it as a run would
-            outputs = None
-        return _Prepared(entry.id, tree, temp, outputs)
+            return _Prepared(entry.id, tree, temp, None)
+        return _Prepared(entry.id, tree, temp, _check_out_outputs(temp, max_bytes))
 
     def _tree(self, project: Project, worker: str, busy: Any) -> Any:
         from labrun.experiments.tempdir import ReusableWorktree
@@ -354,6 +359,47 @@ class QueueWorkTrees:
                 tree.remove()
         self.trees.clear()
         self.ready = self.ahead = None
+
+
+#: what running an entry loads beyond the runner's own imports (see :func:`preload_runs`)
+_RUN_MODULES = (
+    "labrun.experiments.tempdir",
+    "labrun.experiments.run",
+    "labrun.experiments.save",
+    "labrun.experiments.params",
+    "labrun.experiments.checkpoints",
+    "labrun.repro.engine",
+    "labrun.repro.tracking",
+    "labrun.repro.scheduler",
+    "labrun.repro.run",
+    "labrun.pipeline.yamlemit",
+    "labrun.proc",
+    "labrun.scm.commits",
+    "labrun.scm.objects",
+    "labrun.scm.staging",
+)
+
+
+@functools.cache  # once per process
+def preload_runs() -> None:
+    """Load, once, the modules running an entry needs: every runner forked after has them.
+
+    A runner that had to import one itself would import it again for every entry.
+    """
+    from labrun import load_module
+
+    for name in _RUN_MODULES:
+        load_module(name)
+
+
+def _check_out_outputs(temp: Project, max_bytes: int | None) -> bool | None:
+    """Whether all outputs are in place (None: the checkout failed; the runner says why)."""
+    from labrun.experiments.tempdir import check_out_outputs
+
+    try:
+        return check_out_outputs(temp, max_bytes)
+    except LabrunError:
+        return None
 
 
 def _previous_attempt(project: Project, entry: QueueEntry) -> str | None:

@@ -23,11 +23,13 @@ worker is gone can always be found, and killed, before its entry runs again.
 A runner may also have hooks, which run in the worker itself: ``prepare(entry,
 worker_id)`` after each claim, before the fork (what it sets up, the forked runner
 inherits; raising fails the entry, which then never runs); ``prepare_ahead(entry,
-worker_id)`` on a thread while the run goes on, with the queued entry this worker
-will likely claim next, or None (a guess: the queue order, skipping one entry per
-run that started earlier, whose worker will be free first; errors are ignored; the
-thread is joined before the next fork); and ``close()`` when the worker ends.
-Labrun's runner keeps its work trees in them (``cli/worker.py``).
+worker_id)`` on a thread once the run has had ``ahead_delay`` seconds to itself (its
+start is what the next claim waits for), with the queued entry this worker will
+likely claim next, or None (a guess: the queue order, skipping one entry per run
+that started earlier, whose worker will be free first; errors are ignored; the
+thread is joined, or cancelled if it has not begun, before the next fork; the next
+claim prefers that entry); and ``close()`` when the worker ends. Labrun's runner
+keeps its work trees in them (``cli/worker.py``).
 
 Files under the queue directory: ``logs/<entry>.log`` (a run's output, appended
 across attempts), ``results/<entry>.<attempt>.json`` (a runner's result, while it is
@@ -48,6 +50,8 @@ handed to the worker) and ``workers/<worker>.log`` (a worker's own output).
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import importlib
 import json
 import os
@@ -101,6 +105,8 @@ if TYPE_CHECKING:
     Runner: TypeAlias = Callable[[QueueEntry, tuple[str, ...], Path], Mapping[str, Any]]
 
 HEARTBEAT_SECONDS = 5.0
+#: seconds a run has to itself before its worker gets the next entry ready beside it
+AHEAD_DELAY = 0.2
 _WORKER_MODULE = "labrun.experiments.queue.workers"
 
 
@@ -144,7 +150,8 @@ class WorkerConfig:
     of dead workers ("requeue" or "fail"; an entry whose workers died ``max_attempts``
     times fails anyway); with ``stop_when_empty`` a worker exits as
     soon as nothing queued fits the pool, else it waits for new entries until it is
-    stopped; every ``poll`` seconds it looks for kill requests and new entries.
+    stopped; every ``poll`` seconds it looks for kill requests and new entries;
+    ``ahead_delay`` is the head start of a run over the runner's ``prepare_ahead``.
     """
 
     queue_dir: str
@@ -154,6 +161,7 @@ class WorkerConfig:
     poll: float = 0.2
     max_attempts: int = 3
     max_entries: int = 0  # stop after this many entries (0: no limit; `queue run NAME`: 1)
+    ahead_delay: float = AHEAD_DELAY
 
     def __post_init__(self) -> None:
         if self.policy not in ORPHAN_POLICIES:
@@ -202,6 +210,7 @@ class _WorkerLoop:
         self.queue_dir = Path(os.path.abspath(config.queue_dir))  # entries record their log
         self.interrupts = 0  # SIGINT/SIGTERM received
         self.done = 0  # entries finished
+        self.prefer: str | None = None  # the entry the runner got ready for: claimed first
         self.die_with_parent = _pdeathsig_setter()
 
     def run(self) -> int:
@@ -210,7 +219,8 @@ class _WorkerLoop:
             row = self.backend.heartbeat(self.worker.id)
             if row is None or row.stop:
                 break
-            entry = self.backend.claim(self.worker.process, self.worker.devices)
+            entry = self.backend.claim(self.worker.process, self.worker.devices, self.prefer)
+            self.prefer = None
             if entry is not None:
                 self.done += self.run_entry(entry)
                 if self.config.max_entries and self.done >= self.config.max_entries:
@@ -250,7 +260,7 @@ class _WorkerLoop:
             return int(self.backend.finish(entry, state, result))
         finally:
             if ahead is not None:
-                ahead.join()  # no thread may be running when the next runner is forked
+                self.prefer = ahead.finish()  # no thread may run when the next runner is forked
 
     def prepare(self, entry: QueueEntry, log: Path) -> str | None:
         """Call the runner's ``prepare`` hook; the error that fails the entry, if any."""
@@ -266,7 +276,7 @@ class _WorkerLoop:
             return error
         return None
 
-    def prepare_ahead(self, current: QueueEntry) -> threading.Thread | None:
+    def prepare_ahead(self, current: QueueEntry) -> _Ahead | None:
         """Let the runner get ready for the entry this worker will likely claim next.
 
         The hook runs on a thread of its own, so that kill requests are still
@@ -279,11 +289,7 @@ class _WorkerLoop:
             upcoming = self.likely_next(current)
         except Exception:  # only a guess: the claim decides
             return None
-        thread = threading.Thread(
-            target=_quietly, args=(hook, upcoming, self.worker.id), name="labrun-ahead"
-        )
-        thread.start()
-        return thread
+        return _Ahead(hook, upcoming, self.worker.id, self.config.ahead_delay)
 
     def likely_next(self, current: QueueEntry) -> QueueEntry | None:
         """The queued entry this worker will claim after *current*, if runs take as long."""
@@ -320,9 +326,35 @@ class _WorkerLoop:
         return max(current.kill, by_signal, key=KILL_LEVELS.index)
 
 
-def _quietly(hook: Callable[..., object], *args: object) -> None:
-    with contextlib.suppress(Exception):  # only a guess: the claim decides
-        hook(*args)
+class _Ahead:
+    """The runner's ``prepare_ahead`` on a thread, once the run has had *delay* seconds.
+
+    The run's start is what the next claim waits for: its first moments are left to
+    it. A run that ends sooner cancels the hook, which then never runs (the claim
+    after it prepares as if there had been no guess).
+    """
+
+    def __init__(
+        self, hook: Callable[..., object], upcoming: QueueEntry | None, worker: str, delay: float
+    ) -> None:
+        self.hook, self.upcoming, self.worker, self.delay = hook, upcoming, worker, delay
+        self.cancelled = threading.Event()
+        self.ready = False  # the hook ran through
+        self.thread = threading.Thread(target=self._run, name="labrun-ahead")
+        self.thread.start()
+
+    def _run(self) -> None:
+        if self.delay > 0 and self.cancelled.wait(self.delay):
+            return
+        with contextlib.suppress(Exception):  # only a guess: the claim decides
+            self.hook(self.upcoming, self.worker)
+            self.ready = True
+
+    def finish(self) -> str | None:
+        """Cancel the hook if it has not begun, wait for it; the entry it got ready for."""
+        self.cancelled.set()
+        self.thread.join()
+        return self.upcoming.id if self.ready and self.upcoming is not None else None
 
 
 @contextlib.contextmanager
@@ -508,6 +540,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@functools.cache  # made once per process: forks inherit it
 def _pdeathsig_setter() -> Callable[[], None]:
     """A function that makes the calling process die with its parent (Linux only)."""
     if not sys.platform.startswith("linux"):
@@ -584,8 +617,12 @@ class Supervisor:
 
     def _fork_all(self, worker_ids: Sequence[str]) -> dict[str, ForkedWorker]:
         runner = load_runner(self.runner)  # once, here: every worker starts with it loaded
+        _pdeathsig_setter()  # likewise (it loads ctypes)
         url = self.backend.url
         self.backend.close()  # no open connection may cross a fork (SQLite's locks are per process)
+        # What is loaded now lives as long as the processes: out of the collector's sight,
+        # forks do not copy its pages to scan them, and this process exits sooner.
+        gc.freeze()
         try:
             return {w: self._fork(runner, url, w) for w in worker_ids}
         finally:
@@ -633,6 +670,7 @@ class Supervisor:
             f"--poll={config.poll}",
             f"--max-attempts={config.max_attempts}",
             f"--max-entries={config.max_entries}",
+            f"--ahead-delay={config.ahead_delay}",
             *([] if config.stop_when_empty else ["--linger"]),
         ]
 
@@ -686,6 +724,9 @@ class ForkedWorker:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.returncode: int | None = None
+        self.pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):  # Linux 5.3+: wake up at its exit
+            self.pidfd = os.pidfd_open(pid)
 
     def poll(self) -> int | None:
         """The exit code, or None while it runs."""
@@ -693,16 +734,26 @@ class ForkedWorker:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
+                self._close()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the exit code; ``subprocess.TimeoutExpired`` after *timeout* seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while (code := self.poll()) is None:
-            if deadline is not None and time.monotonic() >= deadline:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0.0)
-            time.sleep(0.01)
+            if self.pidfd is not None:
+                select.select([self.pidfd], [], [], left)
+            else:
+                time.sleep(0.01 if left is None else min(0.01, left))
         return code
+
+    def _close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 # --- the worker process ---------------------------------------------------------------
@@ -737,6 +788,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-attempts", type=int, default=3, help="claims before failing")
     parser.add_argument("--max-entries", type=int, default=0, help="stop after N (0: all)")
     parser.add_argument("--linger", action="store_true", help="wait for new entries")
+    parser.add_argument("--ahead-delay", type=float, default=AHEAD_DELAY, help="seconds")
     args = parser.parse_args(argv)
     try:
         runner = load_runner(args.runner)
@@ -748,6 +800,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             poll=args.poll,
             max_attempts=args.max_attempts,
             max_entries=args.max_entries,
+            ahead_delay=args.ahead_delay,
         )
     except LabrunError as exc:
         sys.stderr.write(f"labrun queue worker {args.id}: {exc.message}\n")
@@ -756,6 +809,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = [
+    "AHEAD_DELAY",
     "HEARTBEAT_SECONDS",
     "ForkedWorker",
     "RunnerSpecError",

@@ -459,6 +459,8 @@ def snapshot_tree(
 
 def _snapshot_in_process(root: str, paths: Sequence[str]) -> str | None:
     """:func:`snapshot_tree` without git, or None where git must do it."""
+    if "GIT_WORK_TREE" in os.environ:  # git stages that tree, not the one found here
+        return None
     gdir = git_dir(root)
     base = common_dir(gdir)
     texts = _config_texts(base)

@@ -178,6 +178,13 @@ def test_unusual_repositories_are_left_to_git(
     )
 
 
+def test_a_work_tree_named_in_the_environment_is_left_to_git(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_WORK_TREE", str(repo))
+    assert git._snapshot_in_process(str(repo), []) is None
+
+
 def test_a_tracked_file_that_became_a_folder_is_left_to_git(repo: Path) -> None:
     (repo / "same.txt").unlink()
     (repo / "same.txt").mkdir()

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 #: files bigger than this are left to git, which streams them
 MAX_BLOB = 16 * 1024 * 1024
+#: indexes with more entries are left to git, whose stat checks run faster than ours
+MAX_ENTRIES = 20_000
 
 # Config words after which Git may store other bytes than the file's, or compare
 # fewer stat fields than we do (lower-cased, as the texts are searched).
@@ -89,7 +91,7 @@ def stage_tracked(top: str, index: bytes, index_mtime_ns: int, store: Store) -> 
     ``index_mtime_ns``; new blobs go to ``store``. Deleted files drop out. None: run git.
     """
     records = _records(index)
-    if records is None:
+    if records is None or len(records) > MAX_ENTRIES:
         return None
     staged: list[Entry] = []
     attributes = _Attributes(top)

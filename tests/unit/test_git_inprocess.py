@@ -178,6 +178,15 @@ def test_unusual_repositories_are_left_to_git(
     )
 
 
+def test_a_big_index_is_left_to_git(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labrun.scm import staging
+
+    monkeypatch.setattr(staging, "MAX_ENTRIES", 3)
+    assert git._snapshot_in_process(str(repo), []) is None
+    monkeypatch.setattr(staging, "MAX_ENTRIES", 100)
+    assert git._snapshot_in_process(str(repo), []) is not None
+
+
 def test_a_work_tree_named_in_the_environment_is_left_to_git(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -78,13 +78,21 @@ def json_sorted(value: object) -> str:
     return "".join(parts)
 
 
+try:  # the C function json.dumps uses for strings
+    from _json import encode_basestring_ascii as _encode
+except ImportError:  # pragma: no cover - an interpreter built without the accelerator
+    from json.encoder import encode_basestring_ascii as _encode
+
+#: the text json.dumps writes for a string (ASCII, quoted), without importing json
+json_string: Callable[[str], str] = _encode
+
 _CONSTANTS = {None: "null", True: "true", False: "false"}
 _FLOATS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def _emit(value: object, out: Callable[[str], None]) -> None:
     if isinstance(value, str):
-        out(_json_str(value))
+        out(json_string(value))
     elif value is None or value is True or value is False:
         out(_CONSTANTS[value])
     elif isinstance(value, int):
@@ -109,7 +117,7 @@ def _emit_dict(value: dict[object, object], out: Callable[[str], None]) -> None:
     for i, (key, item) in enumerate(sorted(value.items())):
         if i:
             out(", ")
-        out(_json_str(_key(key)))
+        out(json_string(_key(key)))
         out(": ")
         _emit(item, out)
     out("}")
@@ -130,9 +138,3 @@ def _key(key: object) -> str:
 def _float(value: float) -> str:
     text = float.__repr__(value)
     return _FLOATS.get(text, text)
-
-
-try:  # the C function json.dumps uses for strings
-    from _json import encode_basestring_ascii as _json_str
-except ImportError:  # pragma: no cover - an interpreter built without the accelerator
-    from json.encoder import encode_basestring_ascii as _json_str

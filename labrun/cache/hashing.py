@@ -57,10 +57,7 @@ class HashingError(LabrunError):
 
 # -- single files ----------------------------------------------------------------
 
-try:  # what json.dumps uses for strings, without importing json (start-up time)
-    from _json import encode_basestring_ascii as _json_str
-except ImportError:  # pragma: no cover - an interpreter built without the accelerator
-    from json.encoder import encode_basestring_ascii as _json_str
+_json_str = digests.json_string  # what json.dumps writes for a string, without json
 
 _buffers = _local()
 

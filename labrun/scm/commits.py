@@ -28,6 +28,7 @@ _ENV_DATES = ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE")
 _ENV_CONFIG = ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
 
 _NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+_SECTION_CHARS = _NAME_CHARS | frozenset(b".")  # `[section.subsection]`, the old spelling
 _ESCAPES = {b"\\": b"\\", b'"': b'"', b"n": b"\n", b"t": b"\t", b"b": b"\b"}
 # characters Git trims from both ends of a name or e-mail address ("crud")
 _CRUD = frozenset(b",:;<>\"\\'.") | frozenset(range(33))
@@ -104,7 +105,7 @@ def _section(line: bytes) -> bytes | None:
     name = inner.strip()
     if b'"' in name:
         return None  # a subsection: its keys are not the ones read here
-    if not name or not _NAME_CHARS.union(b".").issuperset(name):
+    if not name or not _SECTION_CHARS.issuperset(name):
         raise _Unsure
     return name.lower()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 EXTENDED = 0x4000  # the entry has a second flags word (intent-to-add, skip-worktree)
 STAGE = 0x3000  # a conflict stage (1-3)
 ASSUME_VALID = 0x8000  # `git update-index --assume-unchanged`
+NOT_PLAIN = EXTENDED | STAGE  # intent-to-add or skip-worktree entries, conflicts
 
 
 def entries_of(data: bytes) -> tuple[list[tuple[int, bytes, int]], int] | None:

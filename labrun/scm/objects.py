@@ -24,7 +24,7 @@ import zlib
 
 from labrun.digests import sha1
 from labrun.fsutil import unique_suffix, write_all
-from labrun.scm.gitindex import EXTENDED, STAGE, entries_of, field
+from labrun.scm.gitindex import NOT_PLAIN, entries_of, field
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
     Entry = tuple[bytes, int, bytes]  # path, mode, binary sha (as in the index)
     Store = Callable[[bytes], bytes]  # object text → its binary sha
-
-_NOT_PLAIN = EXTENDED | STAGE  # intent-to-add or skip-worktree entries, conflicts
 
 
 class _NotPlain(Exception):
@@ -44,7 +42,7 @@ def index_entries(data: bytes) -> tuple[list[Entry], int] | None:
     """(path, mode, sha) of every entry of a version 2 or 3 index, in index order, and the
     offset where its extensions start; None when git should write the tree itself."""
     parsed = entries_of(data)
-    if parsed is None or any(flags & _NOT_PLAIN for _, _, flags in parsed[0]):
+    if parsed is None or any(flags & NOT_PLAIN for _, _, flags in parsed[0]):
         return None
     entries = [(path, field(data, at, 24), data[at + 40 : at + 60]) for at, path, _ in parsed[0]]
     return entries, parsed[1]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import stat
 
-from labrun.scm.gitindex import ASSUME_VALID, EXTENDED, STAGE, entries_of, field, plain_extensions
+from labrun.scm.gitindex import ASSUME_VALID, NOT_PLAIN, entries_of, field, plain_extensions
 
 TYPE_CHECKING = False  # typing is only for the type checker: importing it costs start-up time
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def _records(data: bytes) -> list[_Record] | None:
         return None
     found: list[_Record] = []
     for at, path, flags in parsed[0]:
-        if flags & (EXTENDED | STAGE):
+        if flags & NOT_PLAIN:
             return None
         ctime_s, ctime_ns, mtime_s, mtime_ns, _dev, ino, mode, _uid, _gid, size = (
             field(data, at, offset) for offset in range(0, 40, 4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,14 @@ def _settle_cache(store: LocalObjectStore) -> None:
     for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
         old = folder.stat().st_mtime_ns - 60_000_000_000
         os.utime(folder, ns=(old, old))
+
+
+def _freshen_cache(store: LocalObjectStore) -> None:
+    """Folders stamped ahead of the clock: fresh however slow the machine is."""
+    root = Path(store.root)
+    ahead = time.time_ns() + 60_000_000_000
+    for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        os.utime(folder, ns=(ahead, ahead))
 
 
 def _tree(tmp_path: Path, store: LocalObjectStore, state: State) -> HashInfo:
@@ -63,6 +72,7 @@ def test_a_settled_tree_is_recorded_and_trusted(tmp_path: Path, store: LocalObje
 def test_a_fresh_cache_is_checked_each_time(tmp_path: Path, store: LocalObjectStore) -> None:
     state = State()
     info = _tree(tmp_path, store, state)
+    _freshen_cache(store)
     assert tree_in_store(store, state, info)
     assert state.recall_presence(store.root, info.md5, legacy=False) is None
     victim = Path(store.path_of(_md5("7\n")))

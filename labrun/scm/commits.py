@@ -22,8 +22,15 @@ TYPE_CHECKING = False  # typing is only for the type checker: importing it costs
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-# settings after which git would write a different commit (lower-cased config words)
-_CONFIG_WORDS = (b"gpgsign", b"commitencoding", b"include", b"useconfigonly")
+# settings after which git would write a different commit (lower-cased config words);
+# `commit.gpgSign` is read instead: many configs spell out its default, false
+_CONFIG_WORDS = (b"commitencoding", b"include", b"useconfigonly")
+_GIT_FALSE = (b"false", b"no", b"off", b"0", b"")  # what git_config_bool reads as false
+# keys whose bare form (no `=`, a boolean true to git) this reader leaves to git
+_BARE_UNSURE = frozenset(
+    [b"commit.gpgsign"]
+    + [b"%s.%s" % (r, k) for r in (b"user", b"author", b"committer") for k in (b"name", b"email")]
+)
 _ENV_DATES = ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE")
 _ENV_CONFIG = ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
 
@@ -72,6 +79,8 @@ def read_settings(paths: Sequence[str]) -> dict[bytes, bytes] | None:
             settings.update(_parse(text))
         except _Unsure:
             return None
+    if settings.get(b"commit.gpgsign", b"false").lower() not in _GIT_FALSE:
+        return None  # a signed commit (or a value git may reject): git writes it
     return settings
 
 
@@ -89,8 +98,10 @@ def _parse(text: bytes) -> dict[bytes, bytes]:
         key = key.rstrip()
         if not _is_name(key):
             raise _Unsure
-        if not equals:
-            continue  # a bare boolean key
+        if section is not None and not equals:
+            if section + b"." + key.lower() in _BARE_UNSURE:
+                raise _Unsure  # `[commit] gpgSign` alone means true; `[user] name`, an error
+            continue  # another bare boolean key: not one read here
         if section is not None:
             found[section + b"." + key.lower()] = _value(value)
     return found

@@ -279,13 +279,26 @@ def test_identity_from_the_environment_is_gits(repo: Path, monkeypatch: pytest.M
     ("config", "env"),
     [
         ("[commit]\n\tgpgSign = true\n", {}),
+        ("[commit]\n\tgpgsign\n", {}),  # a bare key: true
+        ("[commit]\n\tgpgsign = false\n[commit]\n\tgpgsign = yes\n", {}),  # the last wins
+        ("[commit]\n\tgpgsign = 00\n", {}),  # git reads a number; this reader does not
         ("[include]\n\tpath = other\n", {}),
         ("[user]\n\tname = Ann\n", {}),  # no e-mail: git works one out or fails
         ("[user]\n\tname = Ann.\n\temail = a@example.com\n", {}),  # git trims the dot
         ("", {"GIT_AUTHOR_DATE": "2020-01-01T00:00:00"}),
         ("[user]\n\tname = Ann \\\n Example\n", {}),  # a continued line
     ],
-    ids=["gpgsign", "include", "no-email", "trimmed-name", "date-from-env", "continued"],
+    ids=[
+        "gpgsign",
+        "gpgsign-bare",
+        "gpgsign-last",
+        "gpgsign-number",
+        "include",
+        "no-email",
+        "trimmed-name",
+        "date-from-env",
+        "continued",
+    ],
 )
 def test_unusual_identities_are_left_to_git(
     repo: Path, quiet_home: Path, monkeypatch: pytest.MonkeyPatch, config: str, env: dict[str, str]
@@ -300,6 +313,22 @@ def test_unusual_identities_are_left_to_git(
     base = git.common_dir(git.git_dir(str(repo)))
     tree = _git(repo, "rev-parse", "HEAD^{tree}").strip()
     assert commits.prepared_commit(base, tree, [], "m") is None
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["gpgSign = false", "gpgsign = No ; plain", 'GPGSIGN = "off"', "gpgsign = 0", "gpgsign ="],
+)
+def test_unsigned_commits_spelled_out_are_written_in_process(
+    repo: Path, quiet_home: Path, setting: str
+) -> None:
+    """`commit.gpgSign` set to false (a common line in configs) is git's own default."""
+    (quiet_home / ".gitconfig").write_text(
+        f"[user]\n\tname = Ann Example\n\temail = ann@example.com\n[commit]\n\t{setting}\n"
+        "[tag]\n\tgpgSign = true\n"  # tags are not commits
+    )
+    assert _git(repo, "config", "--type=bool", "commit.gpgsign").strip() == "false"
+    _check_commit(repo)
 
 
 def test_email_from_the_email_variable(

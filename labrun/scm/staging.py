@@ -39,12 +39,14 @@ MAX_BLOB = 16 * 1024 * 1024
 MAX_ENTRIES = 20_000
 
 # Config words after which Git may store other bytes than the file's, or compare
-# fewer stat fields than we do (lower-cased, as the texts are searched).
+# fewer stat fields than we do (lower-cased, as the texts are searched). Filter
+# drivers (`[filter "lfs"]`, which `git lfs install` puts in every LFS user's
+# config) are not among them: a driver only acts on paths an attributes file
+# gives it, and any attributes file sends the work to git.
 _CONFIG_WORDS = (
     b"autocrlf",
     b"eol",
     b"attributesfile",
-    b"filter",
     b"symlinks",
     b"ignorestat",
     b"checkstat",

@@ -92,6 +92,33 @@ def test_staged_tree_is_gits(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     _git(repo, "fsck", "--strict", "--no-dangling")
 
 
+_LFS_CONFIG = (
+    '[filter "lfs"]\n\tclean = git-lfs clean -- %f\n\tsmudge = git-lfs smudge -- %f\n'
+    "\tprocess = git-lfs filter-process\n\trequired = true\n"
+)
+
+
+def test_a_filter_driver_alone_changes_nothing(
+    repo: Path, quiet_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`git lfs install` defines a filter in the user's config; no attributes file uses it."""
+    with (quiet_home / ".gitconfig").open("a") as config:
+        config.write(_LFS_CONFIG)
+    _edit(repo)
+    paths = ["params.yaml"]
+    ours = git._snapshot_in_process(str(repo), paths)
+    assert ours is not None
+    assert ours == _by_git(repo, paths, monkeypatch)
+
+
+def test_a_filter_driver_in_use_is_left_to_git(repo: Path, quiet_home: Path) -> None:
+    with (quiet_home / ".gitconfig").open("a") as config:
+        config.write(_LFS_CONFIG)
+    (repo / ".gitattributes").write_text("*.yaml filter=lfs\n")
+    _edit(repo)
+    assert git._snapshot_in_process(str(repo), ["params.yaml"]) is None
+
+
 def _index_claims_current_stat(repo: Path, name: str) -> None:
     """Make the index entry of ``name`` carry the file's present stat (its sha stays old).
 

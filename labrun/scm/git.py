@@ -59,8 +59,19 @@ def run_git(
         raise GitError("git is not installed", hint="install git and try again") from None
     if proc.returncode != 0:
         detail = proc.stderr.strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
+        last = detail[-1] if detail else proc.returncode
+        if any(sign in proc.stderr for sign in _NO_IDENTITY):
+            raise GitError(
+                f"git {args[0]} failed: git does not know who you are ({last})",
+                hint='set it with `git config --global user.name "Your Name"` and '
+                "`git config --global user.email you@example.com`, then run the command again",
+            )
+        raise GitError(f"git {args[0]} failed: {last}")
     return proc.stdout
+
+
+# what git says when it has no author or committer to write into a commit
+_NO_IDENTITY = ("Please tell me who you are", "unable to auto-detect email", "empty ident name")
 
 
 def add(cwd: str, paths: Sequence[str]) -> None:

@@ -12,7 +12,7 @@ import pytest
 from labrun import api
 from labrun.errors import LabrunError
 from labrun.fsutil import FileLock
-from tests.conftest import TmpProject
+from tests.conftest import TmpProject, labrun_command
 
 PIPELINE = """\
 stages:
@@ -133,6 +133,29 @@ def test_failed_stage_leaves_no_experiment(proj: TmpProject) -> None:
     assert exp_refs(proj) == {}
     quiet = proj.labrun("exp", "run", "-q", "-n", "boom")
     assert (quiet.returncode, quiet.stdout) == (1, "")  # the original `-q` contract
+
+
+def test_unknown_git_identity_is_explained(proj: TmpProject, tmp_path: Path) -> None:
+    """Git cannot write a commit without an author: one clear error, the results kept."""
+    proj.git("config", "--unset", "user.name")
+    proj.git("config", "--unset", "user.email")
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    # no guessing from the host name, whatever the machine's (git would on some)
+    (home / ".gitconfig").write_text("[user]\n\tuseConfigOnly = true\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "EMAIL"}
+    env.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1", XDG_CONFIG_HOME=str(home))
+    res = subprocess.run(
+        [*labrun_command(), "exp", "run", "-n", "anon"],
+        cwd=proj.root, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert res.returncode == 255
+    error = [line for line in res.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(error) == 1 and "git does not know who you are" in error[0], res.stderr
+    assert "git config --global user.email" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert exp_refs(proj) == {}
+    assert json.loads((proj.root / "metrics.json").read_text()) == {"acc": 0.2}  # the results
 
 
 def test_needs_a_commit_and_git(tmp_project: TmpProject, make_project: object) -> None:

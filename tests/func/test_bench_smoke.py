@@ -94,10 +94,11 @@ def test_merge_replaces_rows_by_name_and_drops_unused_sessions() -> None:
 def test_file_floor_script_times_every_step(tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[2] / "bench" / "file_floor.py"
     done = subprocess.run(
-        [sys.executable, str(script), "--files", "300", "--runs", "1", "--dir", str(tmp_path)],
+        [sys.executable, str(script), "--files", "300", "--runs", "1", "--big-mib", "2",
+         "--dir", str(tmp_path)],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     summary = [line.split(":")[0].strip() for line in done.stdout.splitlines()[1:]]
-    assert summary == ["create", "link", "copy", "cp -r"]
+    assert summary == ["create", "link", "copy", "cp -r", "md5", "copy+fsync", "both"]
     assert list(tmp_path.iterdir()) == []  # its scratch tree is removed

@@ -116,6 +116,18 @@ def md5_fd(fd: int) -> str:
     return _md5_rest(fd, _new_md5())
 
 
+def md5_fd_overlapped(fd: int) -> str:
+    """:func:`md5_fd`, with the next chunk read while the last one is hashed (on a
+    second thread): for a big file whose reads are slowed by other work beside it."""
+    digest, view = _new_md5(), _buffer()
+    n = os.readv(fd, [view])
+    if n < CHUNK:
+        digest.update(view[:n])
+        count_bytes(n)
+        return digest.hexdigest()
+    return _Pipeline(digest, bytes(view[:n])).run(fd, None, None)
+
+
 def md5_copy(src_fd: int, dst_fd: int, *, on_chunk: Callable[[int], None] | None = None) -> str:
     """Copy the rest of *src_fd* to *dst_fd* and return its md5: every byte is read once.
 
@@ -178,8 +190,11 @@ class _Pipeline:
         if failure is not None:
             raise failure
 
-    def run(self, src: int, dst: int, on_chunk: Callable[[int], None] | None) -> str:
-        """Copy the rest of *src* to *dst* (the first chunk was read already); the md5."""
+    def run(self, src: int, dst: int | None, on_chunk: Callable[[int], None] | None) -> str:
+        """Copy the rest of *src* to *dst* (the first chunk was read already); the md5.
+
+        With *dst* None, only hash: reading overlaps with hashing all the same.
+        """
         import threading
 
         helper = threading.Thread(target=self._hash, name="labrun-md5", daemon=True)
@@ -191,7 +206,8 @@ class _Pipeline:
             while chunk:
                 self.todo.put(chunk)
                 self.pending += 1
-                _write_all(dst, chunk)
+                if dst is not None:
+                    _write_all(dst, chunk)
                 written += len(chunk)
                 count_bytes(len(chunk))
                 if on_chunk is not None:

@@ -33,11 +33,13 @@ reads.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import operator
 import os
 import re
 import stat
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -50,6 +52,7 @@ from labrun.cache.hashing import (
     md5_bytes,
     md5_copy,
     md5_fd,
+    md5_fd_overlapped,
     md5_file_legacy,
     read_small,
 )
@@ -72,6 +75,8 @@ _Pending = tuple[str, str, int]  # (a sealed temporary file, the object path it 
 _WRITE_BACK_EVERY = 32 * CHUNK  # bytes of a big object written before asking for write-back
 _ONE_BLOCK = 4096  # bytes: objects up to this size are whole or empty after a crash
 _SYNCFS_ABOVE = 256  # files; one syncfs beats that many fsyncs (but flushes everyone's data)
+_KERNEL_COPY_ABOVE = 8 * CHUNK  # bytes: below this a second thread is not worth starting
+_KERNEL_COPY_PIECE = 8 * CHUNK  # bytes copied before the hashing starts (a probe)
 
 
 class ObjectNotFoundError(LabrunError):
@@ -305,7 +310,8 @@ class LocalObjectStore:
         """Hash *source* while storing it (its bytes are read once); return its oid.
 
         A big file is copied into a temporary file of the store as it is hashed
-        (or cloned first, where the filesystem can), then renamed to its oid.
+        (or cloned first, where the filesystem can; or, when it has not changed
+        lately, copied by the kernel beside the hashing), then renamed to its oid.
         """
         path = os.fspath(source)
         if legacy:  # 2.x hashes are not the md5 of the bytes stored: two passes
@@ -465,6 +471,9 @@ def _fill(src_fd: int, dst_fd: int, durable: bool) -> str:
     """Clone or copy *src_fd* into *dst_fd*; the md5 of the bytes stored."""
     if fsutil.try_reflink_fd(src_fd, dst_fd):
         return md5_fd(src_fd)  # the clone shares the source's blocks: hash the source
+    oid = _kernel_copy_beside_hash(src_fd, dst_fd, durable)
+    if oid is not None:
+        return oid
     if not durable:
         return md5_copy(src_fd, dst_fd)
     started = 0
@@ -476,6 +485,72 @@ def _fill(src_fd: int, dst_fd: int, durable: bool) -> str:
             started = done
 
     return md5_copy(src_fd, dst_fd, on_chunk=write_back)
+
+
+def _kernel_copy_beside_hash(src_fd: int, dst_fd: int, durable: bool) -> str | None:
+    """Copy in the kernel on a second thread (and flush, if *durable*) while this one
+    hashes the source; None, with nothing written, when that cannot be trusted here.
+
+    Two cores do the work of one pass: the md5 costs what it costs, the copy and
+    its flush run beside it (storing a big file then takes little more than its
+    md5). The hash is of the source, not of the copy, so the source must not
+    change meanwhile: it must have been settled when the copy started (any later
+    write then gets a later mtime) and its stat must be the same at the end.
+    Otherwise, or where the kernel cannot copy between these files, the copy is
+    undone and the caller reads the file once, hashing what it writes.
+    """
+    from labrun.cache.state import is_settled  # the memo's racy rule (big files only)
+
+    before = os.fstat(src_fd)
+    size = before.st_size
+    if size < _KERNEL_COPY_ABOVE or not is_settled(before.st_mtime_ns, time.time_ns()):
+        return None
+    try:  # the first piece here: a filesystem that cannot do it says so at once
+        first = os.copy_file_range(src_fd, dst_fd, _KERNEL_COPY_PIECE, 0, 0)
+    except OSError as exc:
+        if exc.errno not in fsutil.LINK_UNSUPPORTED | {errno.EBADF, errno.EIO}:
+            raise
+        first = 0
+    if first <= 0:
+        os.ftruncate(dst_fd, 0)
+        return None
+    import threading
+
+    failure: list[BaseException] = []
+
+    def copy_rest() -> None:
+        done = first
+        try:
+            while done < size:
+                copied = os.copy_file_range(src_fd, dst_fd, size - done, done, done)
+                if copied <= 0:
+                    break
+                done += copied
+            if durable:
+                os.fsync(dst_fd)
+        except BaseException as exc:  # raised again on the hashing thread
+            failure.append(exc)
+
+    copier = threading.Thread(target=copy_rest, name="labrun-copy", daemon=True)
+    copier.start()
+    try:
+        oid = md5_fd_overlapped(src_fd)  # from the file position: the copy gives offsets
+    finally:
+        copier.join()
+    if failure:
+        raise failure[0]
+    after = os.fstat(src_fd)
+    same = (after.st_size, after.st_mtime_ns, after.st_ctime_ns) == (
+        size,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+    )
+    if not same or os.fstat(dst_fd).st_size != size:
+        os.ftruncate(dst_fd, 0)  # changed while it was read: start again, the safe way
+        os.lseek(dst_fd, 0, os.SEEK_SET)
+        os.lseek(src_fd, 0, os.SEEK_SET)
+        return None
+    return oid
 
 
 def _flush(paths: list[str], root: str) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -367,3 +369,132 @@ def test_iter_skips_foreign_files(tmp_path: Path) -> None:
     (tmp_path / "cache" / "files" / "md5" / md5(b"1")[:2] / ".x.tmp").write_bytes(b"")
     assert list(store.iter_oids()) == [md5(b"1")]
     assert list(store.iter_oids(legacy=True)) == []
+
+
+# -- a big settled file: copied in the kernel beside its hashing --------------------------
+
+BIG = 9 * 1024 * 1024  # over the size where the copy gets a thread of its own
+
+
+def _kernel_copies(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """Record what each kernel copy beside the hashing answered (None: declined)."""
+    from labrun.cache import odb
+
+    answers: list[str | None] = []
+    real = odb._kernel_copy_beside_hash
+
+    def spy(src_fd: int, dst_fd: int, durable: bool) -> str | None:
+        answers.append(real(src_fd, dst_fd, durable))
+        return answers[-1]
+
+    monkeypatch.setattr(odb, "_kernel_copy_beside_hash", spy)
+    return answers
+
+
+def _stored_whole(store: LocalObjectStore, oid: str) -> bytes:
+    data = Path(store.path_of(oid)).read_bytes()
+    assert md5(data) == oid  # an object's content always matches its name
+    assert cf.mode_of(Path(store.path_of(oid))) == PROTECTED_MODE
+    return data
+
+
+def test_a_settled_big_file_is_copied_in_the_kernel_while_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = _kernel_copies(monkeypatch)
+    syncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (syncs.append(fd), real_fsync(fd))[1])
+    data = os.urandom(BIG)
+    (tmp_path / "big").write_bytes(data)
+    cf.settle(tmp_path / "big")
+    store = LocalObjectStore(tmp_path / "cache")
+    oid = store.ingest(tmp_path / "big")
+    assert answers == [md5(data)] and oid == md5(data)
+    assert _stored_whole(store, oid) == data
+    assert syncs  # durable: flushed before its name appears
+    assert _leftovers(tmp_path / "cache") == []
+
+
+def test_a_fresh_big_file_is_read_once_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file written in this very tick could be rewritten unseen: the copy is hashed."""
+    answers = _kernel_copies(monkeypatch)
+    data = os.urandom(BIG)
+    (tmp_path / "big").write_bytes(data)
+    ahead = time.time_ns() + 60_000_000_000
+    os.utime(tmp_path / "big", ns=(ahead, ahead))  # "just now", however slow the machine
+    store = LocalObjectStore(tmp_path / "cache")
+    oid = store.ingest(tmp_path / "big")
+    assert answers == [None]
+    assert _stored_whole(store, oid) == data
+
+
+def test_a_big_file_changed_during_the_copy_is_stored_as_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labrun.cache import odb
+
+    answers = _kernel_copies(monkeypatch)
+    (tmp_path / "big").write_bytes(os.urandom(BIG))
+    cf.settle(tmp_path / "big")
+    real_hash = odb.md5_fd_overlapped
+    changed = os.urandom(BIG)
+
+    def hash_then_edit(fd: int) -> str:
+        digest = real_hash(fd)
+        (tmp_path / "big").write_bytes(changed)  # a writer got in meanwhile
+        return digest
+
+    monkeypatch.setattr(odb, "md5_fd_overlapped", hash_then_edit)
+    store = LocalObjectStore(tmp_path / "cache")
+    oid = store.ingest(tmp_path / "big")
+    assert answers == [None]  # the stat moved: the kernel copy was undone
+    assert oid == md5(changed) and _stored_whole(store, oid) == changed
+    assert _leftovers(tmp_path / "cache") == []
+
+
+@pytest.mark.parametrize("errno_name", ["EXDEV", "ENOSYS", "EINVAL"])
+def test_a_kernel_that_cannot_copy_falls_back_to_reading_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, errno_name: str
+) -> None:
+    import errno
+
+    answers = _kernel_copies(monkeypatch)
+
+    def refuse(*args: object) -> int:
+        raise OSError(getattr(errno, errno_name), "no copy here")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    data = os.urandom(BIG)
+    (tmp_path / "big").write_bytes(data)
+    cf.settle(tmp_path / "big")
+    store = LocalObjectStore(tmp_path / "cache")
+    assert store.ingest(tmp_path / "big") == md5(data)
+    assert answers == [None]
+    assert _stored_whole(store, md5(data)) == data
+
+
+def test_a_failed_kernel_copy_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    calls: list[int] = []
+    real = os.copy_file_range
+
+    def disk_full(*args: Any) -> int:
+        calls.append(1)
+        if len(calls) > 1:  # the first piece went through: the disk fills up later
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args)
+
+    monkeypatch.setattr(os, "copy_file_range", disk_full)
+    (tmp_path / "big").write_bytes(os.urandom(BIG))
+    cf.settle(tmp_path / "big")
+    store = LocalObjectStore(tmp_path / "cache")
+    with pytest.raises(OSError, match="No space"):
+        store.ingest(tmp_path / "big")
+    assert list(store.iter_oids()) == []
+    assert _leftovers(tmp_path / "cache") == []

@@ -21,6 +21,7 @@ from labrun.cache.hashing import (
     is_text_block,
     md5_copy,
     md5_fd,
+    md5_fd_overlapped,
     md5_file,
     md5_file_legacy,
     read_small,
@@ -145,6 +146,8 @@ def test_md5_copy_hashes_what_it_copies_in_one_read(tmp_path: Path, size: int) -
     assert all(0 < step <= 4 * CHUNK for step in steps)
     with open(tmp_path / "src", "rb") as src:
         assert md5_fd(src.fileno()) == md5(data)
+    with open(tmp_path / "src", "rb") as src:
+        assert md5_fd_overlapped(src.fileno()) == md5(data)
 
 
 def test_md5_copy_of_a_big_file_stops_cleanly_when_a_write_fails(tmp_path: Path) -> None:

@@ -508,7 +508,7 @@ def _kernel_copy_beside_hash(src_fd: int, dst_fd: int, durable: bool) -> str | N
     try:  # the first piece here: a filesystem that cannot do it says so at once
         first = os.copy_file_range(src_fd, dst_fd, _KERNEL_COPY_PIECE, 0, 0)
     except OSError as exc:
-        if exc.errno not in fsutil.LINK_UNSUPPORTED | {errno.EBADF, errno.EIO}:
+        if exc.errno not in fsutil.LINK_UNSUPPORTED | {errno.EBADF}:
             raise
         first = 0
     if first <= 0:
@@ -517,16 +517,18 @@ def _kernel_copy_beside_hash(src_fd: int, dst_fd: int, durable: bool) -> str | N
     import threading
 
     failure: list[BaseException] = []
+    stop: list[bool] = []  # set when the hashing fails or is interrupted (Ctrl-C)
 
     def copy_rest() -> None:
         done = first
         try:
-            while done < size:
-                copied = os.copy_file_range(src_fd, dst_fd, size - done, done, done)
+            while done < size and not stop:
+                piece = min(size - done, _KERNEL_COPY_PIECE * 8)
+                copied = os.copy_file_range(src_fd, dst_fd, piece, done, done)
                 if copied <= 0:
                     break
                 done += copied
-            if durable:
+            if durable and not stop:
                 os.fsync(dst_fd)
         except BaseException as exc:  # raised again on the hashing thread
             failure.append(exc)
@@ -535,6 +537,9 @@ def _kernel_copy_beside_hash(src_fd: int, dst_fd: int, durable: bool) -> str | N
     copier.start()
     try:
         oid = md5_fd_overlapped(src_fd)  # from the file position: the copy gives offsets
+    except BaseException:
+        stop.append(True)
+        raise
     finally:
         copier.join()
     if failure:

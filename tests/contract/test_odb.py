@@ -498,3 +498,21 @@ def test_a_failed_kernel_copy_stores_nothing(
         store.ingest(tmp_path / "big")
     assert list(store.iter_oids()) == []
     assert _leftovers(tmp_path / "cache") == []
+
+
+def test_an_interrupted_hash_stops_the_kernel_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labrun.cache import odb
+
+    def interrupted(fd: int) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(odb, "md5_fd_overlapped", interrupted)
+    (tmp_path / "big").write_bytes(os.urandom(BIG))
+    cf.settle(tmp_path / "big")
+    store = LocalObjectStore(tmp_path / "cache")
+    with pytest.raises(KeyboardInterrupt):
+        store.ingest(tmp_path / "big")
+    assert list(store.iter_oids()) == []
+    assert _leftovers(tmp_path / "cache") == []

@@ -112,7 +112,7 @@ class GitIgnore:
 
         self.top = worktree
         base: list[Rule] = []
-        for path in (_user_excludes(), os.path.join(worktree, ".git", "info", "exclude")):
+        for path in _exclude_files(worktree):  # the later file's rules win, as in Git
             if path and os.path.isfile(path):
                 base.extend(_rules_of(path, "", "exclude"))
         self._base = RuleSet(tuple(base))
@@ -209,19 +209,46 @@ def _parse_rules(text: str, first: int, dirrel: str, source: str) -> list[Rule]:
     return rules
 
 
-def _user_excludes() -> str | None:
-    """`core.excludesFile` from ~/.gitconfig, else Git's default `~/.config/git/ignore`."""
-    home = os.path.expanduser("~")
+def _exclude_files(worktree: str) -> list[str | None]:
+    """The user's excludes file, then the repository's `info/exclude` (which linked
+    work trees share: it lives in the common Git directory)."""
+    from labrun.scm.git import common_dir, git_dir
+
     try:
-        with open(os.path.join(home, ".gitconfig"), encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition("=")
-                if key.strip().lower() == "excludesfile" and value.strip():
-                    return os.path.expanduser(value.strip().strip('"'))
-    except OSError:
-        pass
+        base = common_dir(git_dir(worktree))
+    except OSError:  # an unreadable `.git` file: Git would fail louder elsewhere
+        base = os.path.join(worktree, ".git")
+    return [_user_excludes(base), os.path.join(base, "info", "exclude")]
+
+
+def _user_excludes(base: str) -> str | None:
+    """`core.excludesFile` as Git reads it (system, user and repository configs, the
+    last one setting it wins), else Git's default `~/.config/git/ignore`."""
+    from labrun.scm.commits import config_files, read_settings
+
+    home = os.path.expanduser("~")
+    settings = read_settings(config_files(base))
+    if settings is None:  # a config this reader is unsure of: ~/.gitconfig's line, if any
+        settings = _plain_user_setting(home)
+    value = settings.get(b"core.excludesfile")
+    if value is not None:
+        name = os.fsdecode(value)
+        return os.path.expanduser(name) if name else None
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     return os.path.join(xdg, "git", "ignore")
+
+
+def _plain_user_setting(home: str) -> dict[bytes, bytes]:
+    """``core.excludesfile`` from the first such line of ~/.gitconfig (a best guess)."""
+    try:
+        with open(os.path.join(home, ".gitconfig"), "rb") as f:
+            for line in f:
+                key, _, value = line.partition(b"=")
+                if key.strip().lower() == b"excludesfile" and value.strip():
+                    return {b"core.excludesfile": value.strip().strip(b'"')}
+    except OSError:
+        pass
+    return {}
 
 
 def discovery_filter(project: Project) -> Callable[[str, bool], bool]:

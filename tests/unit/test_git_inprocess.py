@@ -237,6 +237,60 @@ def test_linked_worktree(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert ours == _by_git(linked, ["params.yaml"], monkeypatch)
 
 
+def _excludes_in_repo_config(repo: Path, home: Path) -> Path:
+    (repo / ".git" / "my-excludes").write_text("*.log\n")
+    _git(repo, "config", "core.excludesFile", str(repo / ".git" / "my-excludes"))
+    return repo
+
+
+def _excludes_in_xdg_config(repo: Path, home: Path) -> Path:
+    (home / "xdg" / "git").mkdir(parents=True)
+    (home / "xdg" / "git" / "config").write_text("[core]\n\texcludesFile = ~/ignores\n")
+    (home / "ignores").write_text("*.log\n")
+    return repo
+
+
+def _excludes_by_default(repo: Path, home: Path) -> Path:
+    (home / "xdg" / "git").mkdir(parents=True)
+    (home / "xdg" / "git" / "ignore").write_text("*.log\n")
+    return repo
+
+
+def _info_exclude_of_a_linked_worktree(repo: Path, home: Path) -> Path:
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "exclude").write_text("*.log\n")
+    linked = home.parent / "linked"
+    _git(repo, "worktree", "add", "-q", "--detach", str(linked))
+    return linked
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        _excludes_in_repo_config,
+        _excludes_in_xdg_config,
+        _excludes_by_default,
+        _info_exclude_of_a_linked_worktree,
+    ],
+    ids=["repo-config", "xdg-config", "xdg-default", "linked-worktree-info-exclude"],
+)
+def test_untracked_paths_ignored_by_any_excludes_file_stay_out(
+    repo: Path, quiet_home: Path, monkeypatch: pytest.MonkeyPatch, setup: object
+) -> None:
+    """Git's excludes files beyond `.gitignore`: wherever they are set, as git reads them."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(quiet_home / "xdg"))
+    top = setup(repo, quiet_home)  # type: ignore[operator]
+    (top / "run.log").write_text("ignored\n")
+    (top / "new.json").write_text("{}\n")
+    assert _git(top, "check-ignore", "run.log").strip() == "run.log"  # git agrees
+    wanted = ["run.log", "new.json"]
+    ours = git._snapshot_in_process(str(top), wanted)
+    assert ours is not None
+    assert ours == _by_git(top, wanted, monkeypatch)
+    listing = _git(top, "ls-tree", "-r", "--name-only", ours).split()
+    assert "new.json" in listing and "run.log" not in listing
+
+
 # --- commits ---
 
 

@@ -135,6 +135,18 @@ def test_failed_stage_leaves_no_experiment(proj: TmpProject) -> None:
     assert (quiet.returncode, quiet.stdout) == (1, "")  # the original `-q` contract
 
 
+def test_quiet_run_exits_1_on_any_failure(proj: TmpProject) -> None:
+    """The seed's `-q`: 0 when every stage ran or was up to date, otherwise 1 (dvc 3: 255)."""
+    bad = proj.labrun("exp", "run", "-S", "missing_key=1")
+    assert bad.returncode == 255 and "missing_key" in bad.stderr
+    quiet = proj.labrun("exp", "run", "-q", "-S", "missing_key=1")
+    assert (quiet.returncode, quiet.stdout) == (1, "")
+    assert (proj.root / "params.yaml").read_text() == "lr: 0.1 # rate\n"  # untouched
+    assert exp_refs(proj) == {}
+    ok = proj.labrun("exp", "run", "-q", "-S", "lr=0.3")
+    assert (ok.returncode, ok.stdout) == (0, "")
+
+
 def test_unknown_git_identity_is_explained(proj: TmpProject, tmp_path: Path) -> None:
     """Git cannot write a commit without an author: one clear error, the results kept."""
     proj.git("config", "--unset", "user.name")

@@ -91,6 +91,7 @@ def parse_fast(tokens: Sequence[str]) -> dict[str, Any] | None:
 def run(args: argparse.Namespace) -> int:
     """Run (or queue) the experiment and print DVC's messages; `-q`: exit 1 on failure."""
     from labrun import api
+    from labrun.errors import LabrunError
 
     quiet = flag(args, "quiet")
     if args.run_all:
@@ -101,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
         return _queue(args, quiet)
     try:
         result = api.exp_run(None, _options(args), ExpReporter(quiet=quiet), ask)
-    except api.ReproFailedError:
-        if quiet:
-            return 1  # the original `exp run -q` contract: 1 when a stage failed
+    except LabrunError:
+        if quiet:  # the original `exp run -q` contract: 0 when every stage ran or was
+            return 1  # up to date, 1 otherwise (a failed stage, a bad override...)
         raise
     if not quiet:
         _print_done(result, args.temp)

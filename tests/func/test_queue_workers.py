@@ -537,7 +537,7 @@ def test_an_entry_whose_workers_keep_dying_fails_with_its_log(
 def test_a_forked_worker_is_waited_for_until_it_exits() -> None:
     pid = os.fork()
     if pid == 0:
-        time.sleep(0.3)
+        time.sleep(2.0)  # long enough to be still running on a loaded machine
         os._exit(3)
     worker = ForkedWorker(pid)
     with pytest.raises(subprocess.TimeoutExpired):

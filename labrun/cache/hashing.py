@@ -122,17 +122,14 @@ def md5_fd(fd: int) -> str:
 def md5_fd_overlapped(fd: int) -> str:
     """:func:`md5_fd`, with the next chunk read while the last one is hashed (on a
     second thread): for a big file whose reads are slowed by other work beside it."""
-    digest, view = _new_md5(), _buffer()
-    n = os.readv(fd, [view])
-    if n < CHUNK:
-        digest.update(view[:n])
-        count_bytes(n)
-        return digest.hexdigest()
-    return _Pipeline(digest, bytes(view[:n])).run(fd, None, None)
+    return md5_copy(fd, None)
 
 
-def md5_copy(src_fd: int, dst_fd: int, *, on_chunk: Callable[[int], None] | None = None) -> str:
+def md5_copy(
+    src_fd: int, dst_fd: int | None, *, on_chunk: Callable[[int], None] | None = None
+) -> str:
     """Copy the rest of *src_fd* to *dst_fd* and return its md5: every byte is read once.
+    With *dst_fd* None nothing is written (:func:`md5_fd_overlapped`).
 
     The hash is of the bytes written, so the copy always matches it, even if the
     source changes meanwhile. *on_chunk* gets the number of bytes written so far
@@ -145,7 +142,8 @@ def md5_copy(src_fd: int, dst_fd: int, *, on_chunk: Callable[[int], None] | None
     if n < CHUNK:  # all of it, in one chunk: nothing to overlap
         chunk = view[:n]
         digest.update(chunk)
-        _write_all(dst_fd, chunk)
+        if dst_fd is not None:
+            _write_all(dst_fd, chunk)
         count_bytes(n)
         if n and on_chunk is not None:
             on_chunk(n)

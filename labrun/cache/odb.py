@@ -77,6 +77,7 @@ _ONE_BLOCK = 4096  # bytes: objects up to this size are whole or empty after a c
 _SYNCFS_ABOVE = 256  # files; one syncfs beats that many fsyncs (but flushes everyone's data)
 _KERNEL_COPY_ABOVE = 8 * CHUNK  # bytes: below this a second thread is not worth starting
 _KERNEL_COPY_PIECE = 8 * CHUNK  # bytes copied before the hashing starts (a probe)
+_KERNEL_COPY_STEP = 64 * CHUNK  # bytes per copy call after it: a stop request waits no longer
 
 
 class ObjectNotFoundError(LabrunError):
@@ -523,7 +524,7 @@ def _kernel_copy_beside_hash(src_fd: int, dst_fd: int, durable: bool) -> str | N
         done = first
         try:
             while done < size and not stop:
-                piece = min(size - done, _KERNEL_COPY_PIECE * 8)
+                piece = min(size - done, _KERNEL_COPY_STEP)
                 copied = os.copy_file_range(src_fd, dst_fd, piece, done, done)
                 if copied <= 0:
                     break
